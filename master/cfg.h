@@ -1,0 +1,38 @@
+/*
+ * cfg.h: loading and validating the JSON configuration (DESIGN.md §3).
+ */
+#ifndef SHUNT_CFG_H
+#define SHUNT_CFG_H
+
+#include <stddef.h>
+
+#include "cfg-t.h"
+
+/*
+ * Read, parse and validate FILE.  Returns a config the caller frees with
+ * cfg_free(), or NULL with *err filled: the file, line:column where known
+ * (for semantic errors as well as syntax errors) and a message.
+ */
+struct shunt_config *cfg_load(const char *file, struct cfg_error *err);
+
+/*
+ * The same from memory.  name is used in errors and as the file name;
+ * relative paths in the config resolve against basedir (NULL: ".").
+ */
+struct shunt_config *cfg_load_buffer(const char *text, size_t len,
+	    const char *name, const char *basedir, struct cfg_error *err);
+
+void	cfg_free(struct shunt_config *cfg);
+
+/* "file:line:column: message" (position parts omitted when unknown). */
+void	cfg_error_format(const struct cfg_error *err, char *buf, size_t len);
+
+/* Names as they appear in the config, e.g. "round_robin", "info". */
+const char *cfg_balance_name(enum cfg_balance balance);
+const char *cfg_log_level_name(enum cfg_log_level level);
+
+/* The pool called name, or NULL. */
+struct cfg_pool *cfg_pool_find(const struct shunt_config *cfg,
+	    const char *name);
+
+#endif /* SHUNT_CFG_H */
