@@ -5,21 +5,23 @@
 #include "config.h"
 #endif
 
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cfg.h"
+#include "listen.h"
 #include "log.h"
+#include "pidfile.h"
+#include "proc.h"
+#include "sig.h"
 
 #ifndef SHUNT_CONFIG_FILE
 #define SHUNT_CONFIG_FILE "/etc/shunt/shunt.json"
 #endif
-
-static const char *const signal_names[] = {
-	"reload", "stop", "quit", "reopen", NULL
-};
 
 static void
 usage(FILE *out)
@@ -30,7 +32,9 @@ usage(FILE *out)
 	    "  -c FILE   config (default: %s)\n"
 	    "  -t        validate the config, print \"FILE: ok\" or the first "
 	    "error, exit 0/1\n"
-	    "  -f        stay in the foreground\n"
+	    "  -f        stay in the foreground (this release always stays "
+	    "in the\n"
+	    "            foreground)\n"
 	    "  -p FILE   pid file (overrides pid_file in the config)\n"
 	    "  -s SIG    signal the running master: stop (fast), quit "
 	    "(graceful),\n"
@@ -39,14 +43,115 @@ usage(FILE *out)
 	    "  -h        print this help and exit\n", SHUNT_CONFIG_FILE);
 }
 
+static struct shunt_config *
+load(const char *file)
+{
+	struct shunt_config	*cfg;
+	struct cfg_error	 err;
+	char			 msg[CFG_ERR_MSG_MAX + 512];
+
+	if ((cfg = cfg_load(file, &err)) == NULL) {
+		cfg_error_format(&err, msg, sizeof(msg));
+		fprintf(stderr, "%s\n", msg);
+	}
+	return cfg;
+}
+
+/*
+ * shunt -s: with -p the config is not read at all, so that a running
+ * master can be stopped even after its config file was broken.
+ */
+static int
+send_signal(const char *file, const char *pidfile, const char *name)
+{
+	struct shunt_config	*cfg = NULL;
+	pid_t			 pid;
+	int			 rc = 1;
+
+	if (pidfile == NULL) {
+		if ((cfg = load(file)) == NULL)
+			return 1;
+		if ((pidfile = cfg->pid_file) == NULL) {
+			fprintf(stderr, "shunt: -s %s: no pid file: %s sets no "
+			    "pid_file and -p was not given\n", name, file);
+			goto done;
+		}
+	}
+	if ((pid = pidfile_read(pidfile)) == -1) {
+		if (errno == EINVAL)
+			fprintf(stderr, "shunt: pid file %s does not hold a "
+			    "pid\n", pidfile);
+		else
+			fprintf(stderr, "shunt: cannot read pid file %s: %s\n",
+			    pidfile, strerror(errno));
+		goto done;
+	}
+	if (kill(pid, sig_by_name(name)) == -1) {
+		fprintf(stderr, "shunt: cannot signal pid %d (%s): %s\n",
+		    (int)pid, pidfile, strerror(errno));
+		goto done;
+	}
+	rc = 0;
+done:
+	cfg_free(cfg);
+	return rc;
+}
+
+/*
+ * Everything that can fail for a reason the operator must fix happens
+ * here, before the first fork, and is reported on stderr.
+ */
+static int
+serve(const struct shunt_config *cfg, const char *pidfile)
+{
+	struct listen_set	*ls;
+	char			 err[512];
+	pid_t			 holder;
+	int			 rc = 1;
+
+	log_set_level(cfg->log.level);
+	if (pidfile != NULL && pidfile_check(pidfile, &holder) == -1) {
+		fprintf(stderr, "shunt: already running as pid %d (%s)\n",
+		    (int)holder, pidfile);
+		return 1;
+	}
+	if ((ls = listen_open(cfg, (unsigned)cfg->workers, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "shunt: %s\n", err);
+		return 1;
+	}
+	if (cfg->log.error != NULL && log_open(cfg->log.error) == -1) {
+		fprintf(stderr, "shunt: cannot open error log %s: %s\n",
+		    cfg->log.error, strerror(errno));
+		goto done;
+	}
+	/* Before the pid file: a -s that finds it must find us listening. */
+	if (sig_master_init() == -1) {
+		fprintf(stderr, "shunt: cannot set up signals: %s\n",
+		    strerror(errno));
+		goto done;
+	}
+	if (pidfile != NULL && pidfile_write(pidfile) == -1) {
+		fprintf(stderr, "shunt: cannot write pid file %s: %s\n",
+		    pidfile, strerror(errno));
+		goto done;
+	}
+	rc = proc_run(cfg, ls);
+	if (pidfile != NULL && pidfile_remove(pidfile) == -1 &&
+	    errno != ENOENT)
+		log_warn("cannot remove pid file %s", pidfile);
+done:
+	listen_close(ls);
+	return rc;
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct shunt_config	*cfg;
-	struct cfg_error	 err;
 	const char		*file = SHUNT_CONFIG_FILE, *sig = NULL;
-	char			 msg[CFG_ERR_MSG_MAX + 512];
-	int			 ch, test_only = 0, i;
+	const char		*pidfile = NULL;
+	int			 ch, test_only = 0, rc;
 
 	log_init("shunt", CFG_LOG_INFO);
 	while ((ch = getopt(argc, argv, "c:tfp:s:Vh")) != -1) {
@@ -58,13 +163,13 @@ main(int argc, char *argv[])
 			test_only = 1;
 			break;
 		case 'f':
+			/* Daemonizing comes later: we always stay. */
+			break;
 		case 'p':
+			pidfile = optarg;
 			break;
 		case 's':
-			for (i = 0; signal_names[i] != NULL; i++)
-				if (strcmp(signal_names[i], optarg) == 0)
-					break;
-			if (signal_names[i] == NULL) {
+			if (sig_by_name(optarg) == -1) {
 				fprintf(stderr, "shunt: unknown signal \"%s\": "
 				    "use reload, stop, quit or reopen\n",
 				    optarg);
@@ -90,19 +195,16 @@ main(int argc, char *argv[])
 		return 2;
 	}
 
-	if ((cfg = cfg_load(file, &err)) == NULL) {
-		cfg_error_format(&err, msg, sizeof(msg));
-		fprintf(stderr, "%s\n", msg);
+	if (sig != NULL && !test_only)
+		return send_signal(file, pidfile, sig);
+	if ((cfg = load(file)) == NULL)
 		return 1;
-	}
 	if (test_only) {
 		printf("%s: ok\n", file);
 		cfg_free(cfg);
 		return 0;
 	}
+	rc = serve(cfg, pidfile != NULL ? pidfile : cfg->pid_file);
 	cfg_free(cfg);
-	fprintf(stderr, "shunt: %s: this build only validates configurations "
-	    "(shunt -t); the proxy is not implemented yet\n",
-	    sig != NULL ? "-s" : "serving");
-	return 1;
+	return rc;
 }

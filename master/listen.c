@@ -1,0 +1,137 @@
+/*
+ * listen.c: bind the listeners, one socket per listener and worker slot.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "listen.h"
+
+#define LISTEN_BACKLOG	511
+
+/*
+ * fds[slot * nlisteners + i] is slot's socket for listener i: slot-major,
+ * so that one slot's row is the worker's listen_fds array as it is.
+ */
+struct listen_set {
+	size_t		 nlisteners;
+	unsigned	 nslots;
+	int		*fds;
+};
+
+/*
+ * A bound socket for addr, listening unless probe is set.  The probe has no
+ * SO_REUSEPORT, so its bind fails while anything listens on addr: without
+ * it a second shunt (same user) would silently share our port.
+ */
+static int
+listen_bind(const struct cfg_addr *addr, int probe)
+{
+	int	 fd, on = 1, saved;
+
+	fd = socket(addr->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		goto fail;
+	if (!probe &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
+		goto fail;
+	/* "[::]:80" means IPv6 only; "0.0.0.0:80" is a listener of its own. */
+	if (addr->sa.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) == -1)
+		goto fail;
+	if (bind(fd, (const struct sockaddr *)&addr->sa, addr->salen) == -1)
+		goto fail;
+	if (!probe && listen(fd, LISTEN_BACKLOG) == -1)
+		goto fail;
+	return fd;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+struct listen_set *
+listen_open(const struct shunt_config *cfg, unsigned nslots, char *err,
+    size_t errlen)
+{
+	struct listen_set	*ls;
+	size_t			 i, n;
+	unsigned		 s;
+	int			*fd, probe;
+
+	n = cfg->nlisteners * nslots;
+	if ((ls = calloc(1, sizeof(*ls))) == NULL ||
+	    (ls->fds = calloc(n > 0 ? n : 1, sizeof(int))) == NULL) {
+		snprintf(err, errlen, "cannot listen: %s", strerror(errno));
+		free(ls);
+		return NULL;
+	}
+	ls->nlisteners = cfg->nlisteners;
+	ls->nslots = nslots;
+	for (i = 0; i < n; i++)
+		ls->fds[i] = -1;
+	for (i = 0; i < cfg->nlisteners; i++) {
+		if ((probe = listen_bind(&cfg->listeners[i].addr, 1)) == -1)
+			goto fail;
+		close(probe);
+		for (s = 0; s < nslots; s++) {
+			fd = &ls->fds[(size_t)s * ls->nlisteners + i];
+			if ((*fd = listen_bind(&cfg->listeners[i].addr, 0)) ==
+			    -1)
+				goto fail;
+		}
+	}
+	return ls;
+fail:
+	snprintf(err, errlen, "cannot listen on %s: %s",
+	    cfg->listeners[i].addr.text, strerror(errno));
+	listen_close(ls);
+	return NULL;
+}
+
+const int *
+listen_slot_fds(const struct listen_set *ls, unsigned slot)
+{
+	return &ls->fds[(size_t)slot * ls->nlisteners];
+}
+
+void
+listen_keep_slot(struct listen_set *ls, unsigned slot)
+{
+	size_t	 i;
+	int	*fd;
+
+	for (i = 0; i < ls->nlisteners * ls->nslots; i++) {
+		fd = &ls->fds[i];
+		if (i / ls->nlisteners == slot || *fd == -1)
+			continue;
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+void
+listen_close(struct listen_set *ls)
+{
+	size_t	 i;
+
+	if (ls == NULL)
+		return;
+	for (i = 0; i < ls->nlisteners * ls->nslots; i++)
+		if (ls->fds[i] != -1)
+			close(ls->fds[i]);
+	free(ls->fds);
+	free(ls);
+}
