@@ -146,6 +146,8 @@ loop_from_epoll(uint32_t ep, unsigned interest)
 
 	if (ep & (EPOLLIN | EPOLLRDHUP))
 		rev |= LOOP_READ;
+	if (ep & (EPOLLRDHUP | EPOLLHUP))
+		rev |= LOOP_HUP;
 	if (ep & EPOLLOUT)
 		rev |= LOOP_WRITE;
 	/*
@@ -160,7 +162,7 @@ loop_from_epoll(uint32_t ep, unsigned interest)
 	 * A loop_mod() earlier in the batch may have dropped a direction
 	 * this event was collected for.
 	 */
-	return rev & (interest | LOOP_ERROR);
+	return rev & (interest | LOOP_ERROR | LOOP_HUP);
 }
 
 static struct loop_io *

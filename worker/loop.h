@@ -58,6 +58,13 @@ struct loop_timer;
  * not be called again for data already there.
  */
 #define LOOP_EDGE	0x08u
+/**
+ * Revents only: the peer closed its side (EPOLLRDHUP or EPOLLHUP), with
+ * LOOP_READ.  An edge-triggered reader that stops at a short read must
+ * read on while this is set: the end of file came with the last data and
+ * no further edge will announce it.
+ */
+#define LOOP_HUP	0x10u
 /** @} */
 
 /**

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # The shunt command line: -t on good and bad configs, -h, -V, bad flags.
 . "$(dirname "$0")/lib.sh"
 

@@ -56,7 +56,100 @@ expect_eq() {
 	fi
 }
 
+# free_port: print a TCP port nothing listens on now.  Racy by nature, so
+# use it at once; binding port 0 lets the kernel pick one from its
+# ephemeral range.
+free_port() {
+	if command -v python3 >/dev/null 2>&1; then
+		python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])' && return
+	fi
+	# No python3: a random port absent from the kernel's socket tables.
+	while :; do
+		fp=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+		fp=$((fp % 20000 + 30000))
+		if ! grep -qi ":$(printf '%04X' "$fp") " /proc/net/tcp \
+		    /proc/net/tcp6 2>/dev/null; then
+			echo "$fp"
+			return
+		fi
+	done
+}
+
+# wait_for FILE: until FILE exists (bounded: 10 s).
+wait_for() {
+	wf_i=0
+	while [ ! -s "$1" ]; do
+		wf_i=$((wf_i + 1))
+		[ "$wf_i" -gt 200 ] && return 1
+		sleep 0.05
+	done
+}
+
+# wait_port PORT: until something accepts on 127.0.0.1:PORT (10 s).
+wait_port() {
+	wp_i=0
+	while ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+		wp_i=$((wp_i + 1))
+		[ "$wp_i" -gt 200 ] && return 1
+		sleep 0.05
+	done
+}
+
+# start_backend NAME [ARGS...]: run the C test backend on a free port;
+# sets BACKEND_PORT and remembers the pid for cleanup.
+start_backend() {
+	sb_name=$1
+	shift
+	rm -f "$TEST_TMP/$sb_name.port"
+	"${SHUNT_BACKEND:?SHUNT_BACKEND must name the test backend}" \
+	    -l 127.0.0.1:0 -p "$TEST_TMP/$sb_name.port" -n "$sb_name" "$@" &
+	test_pids="$test_pids $!"
+	wait_for "$TEST_TMP/$sb_name.port" || {
+		echo "# backend $sb_name did not start"
+		return 1
+	}
+	BACKEND_PORT=$(cat "$TEST_TMP/$sb_name.port")
+}
+
+# start_shunt CONFIG PORT: run shunt in the foreground until PORT accepts;
+# sets SHUNT_PID.  Its error log goes to $TEST_TMP/shunt.err.
+start_shunt() {
+	"$SHUNT_BINARY" -f -c "$1" 2>>"$TEST_TMP/shunt.err" &
+	SHUNT_PID=$!
+	test_pids="$test_pids $SHUNT_PID"
+	wait_port "$2" || {
+		echo "# shunt did not start listening on $2"
+		sed 's/^/#   /' "$TEST_TMP/shunt.err"
+		return 1
+	}
+}
+
+# stop_shunt: TERM, then wait for the master (bounded).
+stop_shunt() {
+	kill "$SHUNT_PID" 2>/dev/null
+	ss_i=0
+	while kill -0 "$SHUNT_PID" 2>/dev/null; do
+		ss_i=$((ss_i + 1))
+		[ "$ss_i" -gt 200 ] && { kill -9 "$SHUNT_PID"; break; }
+		sleep 0.05
+	done
+	wait "$SHUNT_PID" 2>/dev/null
+}
+
+# show_errors: the error logs of this test, as TAP comments.
+show_errors() {
+	for f in "$TEST_TMP"/*.err "$TEST_TMP"/error.log; do
+		[ -s "$f" ] || continue
+		echo "# --- $f"
+		tail -n 30 "$f" | sed 's/^/#   /'
+	done
+}
+
 done_testing() {
+	[ "$tap_failed" -eq 0 ] || show_errors
 	echo "1..$tap_n"
 	[ "$tap_failed" -eq 0 ]
 }

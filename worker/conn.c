@@ -1,0 +1,465 @@
+/*
+ * conn.c: the client side of the worker.
+ *
+ * A connection reads a request head, hands the request to proxy.c, and
+ * when the response is written takes the next (pipelined or keep-alive)
+ * request.  Buffers are held only while there is data, so an idle
+ * keep-alive connection costs little more than this struct.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "accesslog.h"
+#include "buf.h"
+#include "conn.h"
+#include "http.h"
+#include "log.h"
+#include "proxy.h"
+#include "worker.h"
+
+#define CONN_READ_CHUNK		(16 * 1024)
+/* How long a closing connection drains what the client still sends. */
+#define CONN_LINGER_MS		2000
+
+static void	conn_on_io(struct loop *, int, unsigned, void *);
+static void	conn_on_timer(struct loop *, struct loop_timer *, void *);
+static void	conn_run(struct conn *);
+
+void
+conn_new(struct worker *w, struct listener_rt *l, int fd,
+    const struct sockaddr_storage *sa)
+{
+	struct conn	*c;
+	int		 one = 1;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("accept: conn");
+		close(fd);
+		return;
+	}
+	/* Small responses leave in one segment without waiting for ACKs. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->io.fd = fd;
+	c->io.ops = &io_plain_ops;
+	c->w = w;
+	c->lst = l->cfg;
+	c->state = CONN_IDLE;
+	c->writable = true;
+	if (sa->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+		    c->client, sizeof(c->client));
+	else
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    c->client, sizeof(c->client));
+	loop_timer_init(&c->timer, conn_on_timer, c);
+	if (loop_add(w->loop, fd, LOOP_READ | LOOP_WRITE | LOOP_EDGE,
+	    conn_on_io, c) == -1) {
+		log_warn("accept: loop_add");
+		close(fd);
+		free(c);
+		return;
+	}
+	c->next = w->conns;
+	if (w->conns != NULL)
+		w->conns->prev = c;
+	w->conns = c;
+	w->nconns++;
+	/* A new connection must send its first head within header_timeout. */
+	c->head_start_ms = loop_now_ms(w->loop);
+	(void)loop_timer_set(w->loop, &c->timer,
+	    c->lst->limits.header_timeout_ms);
+}
+
+void
+conn_enter(struct conn *c)
+{
+	c->running++;
+}
+
+void
+conn_leave(struct conn *c)
+{
+	if (--c->running == 0 && c->closed)
+		free(c);
+}
+
+int
+conn_fill(struct conn *c)
+{
+	size_t	 space;
+	ssize_t	 n;
+
+	if (buf_reserve(&c->in, CONN_READ_CHUNK) == -1)
+		return -1;
+	space = c->in.cap - c->in.len;
+	n = io_read(&c->io, c->in.data + c->in.len, space);
+	if (n > 0) {
+		c->in.len += (size_t)n;
+		/* A short read drained the socket: the next edge says more,
+		 * unless the end of file came with this data. */
+		if ((size_t)n < space && !c->hup)
+			c->readable = false;
+		return 1;
+	}
+	if (n == -1 && errno == EAGAIN) {
+		c->readable = false;
+		return 0;
+	}
+	c->readable = false;
+	c->eof = true;
+	return -1;
+}
+
+int
+conn_flush(struct conn *c)
+{
+	struct iovec	 iov;
+	ssize_t		 n;
+
+	while (buf_used(&c->out) > 0) {
+		iov.iov_base = buf_start(&c->out);
+		iov.iov_len = buf_used(&c->out);
+		n = io_writev(&c->io, &iov, 1);
+		if (n == -1) {
+			if (errno == EAGAIN) {
+				c->writable = false;
+				return 0;
+			}
+			return -1;
+		}
+		c->bytes_out += (size_t)n;
+		buf_consume(&c->out, (size_t)n);
+	}
+	return 0;
+}
+
+static void
+conn_unlink(struct conn *c)
+{
+	struct worker	*w = c->w;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->next = c->prev = NULL;
+	w->nconns--;
+}
+
+void
+conn_close(struct conn *c)
+{
+	struct worker	*w = c->w;
+	struct req	*r = c->req;
+
+	if (c->closed)
+		return;
+	c->closed = true;
+	if (r != NULL) {
+		proxy_abort(r);
+		/* 499 as nginx logs it: the client went before the answer. */
+		accesslog_write(w, c, r, r->resp_done || r->status ? r->status :
+		    499);
+		c->req = NULL;
+		proxy_free(r);
+	}
+	loop_timer_cancel(w->loop, &c->timer);
+	(void)loop_del(w->loop, c->io.fd);
+	io_close(&c->io);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	conn_unlink(c);
+	worker_conn_closed(w);
+	if (c->running == 0)
+		free(c);
+}
+
+/*
+ * Send FIN and read until the client closes too, so that an answer sent
+ * before its request was read whole is not destroyed by a reset.
+ */
+static void
+conn_linger(struct conn *c)
+{
+	if (buf_used(&c->in) == 0 && c->eof) {
+		conn_close(c);
+		return;
+	}
+	(void)shutdown(c->io.fd, SHUT_WR);
+	c->state = CONN_LINGER;
+	buf_free(&c->out);
+	(void)loop_timer_set(c->w->loop, &c->timer, CONN_LINGER_MS);
+	if (!c->in_run)
+		conn_run(c);
+}
+
+void
+conn_update_timer(struct conn *c)
+{
+	struct worker		*w = c->w;
+	struct req		*r = c->req;
+	const struct cfg_limits	*lim = &c->lst->limits;
+
+	switch (c->state) {
+	case CONN_BUSY:
+		if (r == NULL)
+			return;
+		if (buf_used(&c->out) > 0 && !c->writable)
+			(void)loop_timer_set(w->loop, &c->timer,
+			    lim->body_timeout_ms);
+		else if (!r->body_done && r->up != NULL &&
+		    r->up->state == UP_ACTIVE && buf_used(&r->up_out) == 0 &&
+		    buf_used(&c->in) == 0)
+			(void)loop_timer_set(w->loop, &c->timer,
+			    lim->body_timeout_ms);
+		else
+			loop_timer_cancel(w->loop, &c->timer);
+		return;
+	case CONN_CLOSING:
+		(void)loop_timer_set(w->loop, &c->timer, lim->body_timeout_ms);
+		return;
+	default:
+		return;
+	}
+}
+
+void
+conn_request_done(struct conn *c)
+{
+	struct worker	*w = c->w;
+	struct req	*r = c->req;
+	bool		 keep;
+
+	keep = !c->close_after && r->head.keepalive && !w->stopping &&
+	    !c->eof;
+	accesslog_write(w, c, r, r->status);
+	c->req = NULL;
+	proxy_free(r);
+	if (!keep) {
+		if (buf_used(&c->in) > 0 || !c->eof)
+			conn_linger(c);
+		else
+			conn_close(c);
+		return;
+	}
+	c->scan = 0;
+	if (buf_used(&c->in) > 0) {
+		/* A pipelined request is waiting. */
+		c->state = CONN_HEAD;
+		c->head_start_ms = loop_now_ms(w->loop);
+		(void)loop_timer_set(w->loop, &c->timer,
+		    c->lst->limits.header_timeout_ms);
+	} else {
+		c->state = CONN_IDLE;
+		buf_free(&c->in);
+		buf_free(&c->out);
+		(void)loop_timer_set(w->loop, &c->timer,
+		    c->lst->limits.keepalive_timeout_ms);
+	}
+	if (!c->in_run)
+		conn_run(c);
+}
+
+/* Answer before a request exists (head too large, malformed, ...). */
+static void
+conn_reject(struct conn *c, unsigned status)
+{
+	c->close_after = true;
+	c->state = CONN_CLOSING;
+	(void)http_error_page(&c->out, status, true);
+	accesslog_write(c->w, c, NULL, status);
+	conn_update_timer(c);
+}
+
+static void
+conn_start_request(struct conn *c, size_t end)
+{
+	struct worker	*w = c->w;
+	struct req	*r;
+	bool		 complete;
+	int		 status;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		conn_close(c);
+		return;
+	}
+	r->c = c;
+	r->start_ms = c->head_start_ms;
+	r->bytes_at_start = c->bytes_out;
+	llhttp_init(&r->parser, HTTP_REQUEST, &w->req_settings);
+	status = http_parse_request(&r->parser, &r->head, buf_start(&c->in),
+	    end, &c->lst->limits, &complete);
+	buf_consume(&c->in, end);
+	c->scan = 0;
+	c->req = r;
+	c->state = CONN_BUSY;
+	loop_timer_cancel(w->loop, &c->timer);
+	r->body_done = complete;
+	if (status != 0) {
+		/* What follows a bad head cannot be trusted to frame. */
+		c->close_after = true;
+		r->head.keepalive = false;
+		proxy_reply(r, (unsigned)status);
+		return;
+	}
+	proxy_start(r);
+}
+
+static void
+conn_run(struct conn *c)
+{
+	const struct cfg_limits	*lim = &c->lst->limits;
+	size_t			 end;
+	int			 rc;
+
+	c->in_run = true;
+	while (!c->closed) {
+		switch (c->state) {
+		case CONN_BUSY:
+			proxy_run(c->req);
+			if (!c->closed && c->state == CONN_BUSY)
+				goto out;
+			continue;
+		case CONN_CLOSING:
+			if (conn_flush(c) == -1) {
+				conn_close(c);
+				goto out;
+			}
+			if (buf_used(&c->out) == 0) {
+				conn_linger(c);
+				goto out;
+			}
+			goto out;
+		case CONN_LINGER:
+			c->in.off = c->in.len = 0;
+			while (c->readable)
+				if (conn_fill(c) == -1) {
+					conn_close(c);
+					goto out;
+				} else
+					c->in.off = c->in.len = 0;
+			goto out;
+		case CONN_IDLE:
+		case CONN_HEAD:
+			break;
+		}
+		if (buf_used(&c->in) > 0) {
+			rc = http_head_end(buf_start(&c->in), buf_used(&c->in),
+			    &c->scan, &end);
+			if (rc == HTTP_HEAD_BAD) {
+				conn_reject(c, 400);
+				continue;
+			}
+			if (rc == HTTP_HEAD_DONE) {
+				if (end > lim->max_header_size) {
+					conn_reject(c, 431);
+					continue;
+				}
+				conn_start_request(c, end);
+				continue;
+			}
+			if (buf_used(&c->in) > lim->max_header_size) {
+				conn_reject(c, 431);
+				continue;
+			}
+		}
+		if (!c->readable)
+			break;
+		rc = conn_fill(c);
+		if (rc == -1) {
+			/* Gone between requests, or with half a head. */
+			conn_close(c);
+			goto out;
+		}
+		if (rc == 0)
+			break;
+		if (c->state == CONN_IDLE) {
+			c->state = CONN_HEAD;
+			c->head_start_ms = loop_now_ms(c->w->loop);
+			(void)loop_timer_set(c->w->loop, &c->timer,
+			    lim->header_timeout_ms);
+		}
+	}
+out:
+	c->in_run = false;
+}
+
+static void
+conn_on_io(struct loop *loop, int fd, unsigned revents, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)loop;
+	(void)fd;
+	if (revents & (LOOP_READ | LOOP_ERROR))
+		c->readable = true;
+	if (revents & (LOOP_HUP | LOOP_ERROR))
+		c->hup = true;
+	if (revents & (LOOP_WRITE | LOOP_ERROR))
+		c->writable = true;
+	conn_enter(c);
+	conn_run(c);
+	conn_leave(c);
+}
+
+static void
+conn_on_timer(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct conn	*c = arg;
+	struct req	*r = c->req;
+
+	(void)loop;
+	(void)t;
+	conn_enter(c);
+	switch (c->state) {
+	case CONN_HEAD:
+		if (buf_used(&c->in) > 0) {
+			conn_reject(c, 408);
+			conn_run(c);
+		} else {
+			conn_close(c);
+		}
+		break;
+	case CONN_BUSY:
+		/* A body that stopped coming in time, before any answer. */
+		if (r != NULL && !r->body_done && !r->resp_header_sent &&
+		    buf_used(&c->out) == 0) {
+			c->close_after = true;
+			proxy_abort(r);
+			proxy_reply(r, 408);
+		} else {
+			conn_close(c);
+		}
+		break;
+	case CONN_IDLE:
+	case CONN_CLOSING:
+	case CONN_LINGER:
+		conn_close(c);
+		break;
+	}
+	conn_leave(c);
+}
+
+void
+conn_close_idle(struct worker *w)
+{
+	struct conn	*c, *next;
+
+	for (c = w->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == CONN_IDLE)
+			conn_close(c);
+	}
+}

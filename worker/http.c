@@ -1,0 +1,531 @@
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "http.h"
+
+/* What the head callbacks fill; parser->data points at it. */
+struct http_head_ctx {
+	const char		*raw;
+	struct http_field	*fields;
+	size_t			 nfields, cap, max;
+	bool			 in_value;
+	bool			 too_many;
+	bool			 head_request;	/* responses: no body to HEAD */
+	uint32_t		 url_off, url_len;
+};
+
+/* Response fields, parsed and rewritten before the next head arrives. */
+#define HTTP_RESP_MAX_FIELDS 256
+
+int
+http_head_end(const char *p, size_t len, size_t *scan, size_t *end)
+{
+	size_t	 i;
+
+	for (i = *scan; i < len; i++) {
+		if (p[i] != '\n')
+			continue;
+		if (i == 0 || p[i - 1] != '\r')
+			return HTTP_HEAD_BAD;
+		/* "\r\n\r\n": the blank line that ends the head */
+		if (i >= 3 && p[i - 2] == '\n' && p[i - 3] == '\r') {
+			*end = i + 1;
+			return HTTP_HEAD_DONE;
+		}
+		/* A line starting with SP or HTAB continues the previous
+		 * one (obs-fold): RFC 9112 lets a proxy reject it. */
+		if (i + 1 < len && (p[i + 1] == ' ' || p[i + 1] == '\t') &&
+		    i >= 1)
+			return HTTP_HEAD_BAD;
+	}
+	/* Resume before a possibly split "\r\n\r\n". */
+	*scan = len;
+	return HTTP_HEAD_MORE;
+}
+
+static int
+http_on_url(llhttp_t *p, const char *at, size_t len)
+{
+	struct http_head_ctx	*ctx = p->data;
+
+	if (ctx->url_len == 0)
+		ctx->url_off = (uint32_t)(at - ctx->raw);
+	ctx->url_len += (uint32_t)len;
+	return 0;
+}
+
+static int
+http_on_field(llhttp_t *p, const char *at, size_t len)
+{
+	struct http_head_ctx	*ctx = p->data;
+	struct http_field	*f;
+
+	if (ctx->nfields > 0 && !ctx->in_value) {
+		ctx->fields[ctx->nfields - 1].name_len += (uint32_t)len;
+		return 0;
+	}
+	if (ctx->nfields == ctx->max) {
+		ctx->too_many = true;
+		return -1;
+	}
+	if (ctx->nfields == ctx->cap) {
+		size_t cap = ctx->cap ? ctx->cap * 2 : 16;
+
+		if (cap > ctx->max)
+			cap = ctx->max;
+		f = realloc(ctx->fields, cap * sizeof(*f));
+		if (f == NULL)
+			return -1;
+		ctx->fields = f;
+		ctx->cap = cap;
+	}
+	f = &ctx->fields[ctx->nfields++];
+	f->name_off = (uint32_t)(at - ctx->raw);
+	f->name_len = (uint32_t)len;
+	f->value_off = f->name_off + f->name_len;
+	f->value_len = 0;
+	ctx->in_value = false;
+	return 0;
+}
+
+static int
+http_on_value(llhttp_t *p, const char *at, size_t len)
+{
+	struct http_head_ctx	*ctx = p->data;
+	struct http_field	*f = &ctx->fields[ctx->nfields - 1];
+
+	if (!ctx->in_value) {
+		f->value_off = (uint32_t)(at - ctx->raw);
+		f->value_len = 0;
+		ctx->in_value = true;
+	}
+	f->value_len += (uint32_t)len;
+	return 0;
+}
+
+static int
+http_on_response_headers(llhttp_t *p)
+{
+	struct http_head_ctx	*ctx = p->data;
+
+	return ctx->head_request ? 1 : 0;
+}
+
+static int
+http_on_message_complete(llhttp_t *p)
+{
+	(void)p;
+	/* Stop right here: what follows belongs to the next message. */
+	return HPE_PAUSED;
+}
+
+static int
+http_on_body_dechunk(llhttp_t *p, const char *at, size_t len)
+{
+	struct req	*r = p->data;
+
+	/* The client speaks HTTP/1.0: it gets the payload, not the chunks. */
+	return buf_append(&r->c->out, at, len) == -1 ? -1 : 0;
+}
+
+void
+http_settings_init(struct worker *w)
+{
+	llhttp_settings_init(&w->req_settings);
+	w->req_settings.on_url = http_on_url;
+	w->req_settings.on_header_field = http_on_field;
+	w->req_settings.on_header_value = http_on_value;
+	w->req_settings.on_message_complete = http_on_message_complete;
+
+	llhttp_settings_init(&w->req_body_settings);
+	w->req_body_settings.on_message_complete = http_on_message_complete;
+
+	llhttp_settings_init(&w->resp_settings);
+	w->resp_settings.on_header_field = http_on_field;
+	w->resp_settings.on_header_value = http_on_value;
+	w->resp_settings.on_headers_complete = http_on_response_headers;
+	w->resp_settings.on_message_complete = http_on_message_complete;
+
+	llhttp_settings_init(&w->resp_body_settings);
+	w->resp_body_settings.on_message_complete = http_on_message_complete;
+
+	llhttp_settings_init(&w->resp_dechunk_settings);
+	w->resp_dechunk_settings.on_body = http_on_body_dechunk;
+	w->resp_dechunk_settings.on_message_complete =
+	    http_on_message_complete;
+}
+
+static bool
+http_name_is(const char *raw, const struct http_field *f, const char *name)
+{
+	return strlen(name) == f->name_len &&
+	    strncasecmp(raw + f->name_off, name, f->name_len) == 0;
+}
+
+/* Does the comma-separated value contain token (case-insensitive)? */
+static bool
+http_list_has(const char *v, size_t len, const char *token)
+{
+	size_t	 tlen = strlen(token), i = 0, start, stop;
+
+	while (i < len) {
+		while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		start = i;
+		while (i < len && v[i] != ',')
+			i++;
+		stop = i;
+		while (stop > start && (v[stop - 1] == ' ' ||
+		    v[stop - 1] == '\t'))
+			stop--;
+		if (stop - start == tlen && strncasecmp(v + start, token,
+		    tlen) == 0)
+			return true;
+	}
+	return false;
+}
+
+static const char *const http_hop_by_hop[] = {
+	"connection", "keep-alive", "proxy-connection", "te", "trailer",
+	"upgrade", NULL
+};
+
+/*
+ * Hop-by-hop: the fixed list, plus every field named by a Connection
+ * field of the same head (RFC 9110 §7.6.1).
+ */
+static bool
+http_is_hop(const char *raw, const struct http_field *fields, size_t n,
+    const struct http_field *f)
+{
+	size_t	 i;
+	char	 name[64];
+
+	for (i = 0; http_hop_by_hop[i] != NULL; i++)
+		if (http_name_is(raw, f, http_hop_by_hop[i]))
+			return true;
+	if (f->name_len >= sizeof(name))
+		return false;
+	memcpy(name, raw + f->name_off, f->name_len);
+	name[f->name_len] = '\0';
+	for (i = 0; i < n; i++)
+		if (http_name_is(raw, &fields[i], "connection") &&
+		    http_list_has(raw + fields[i].value_off,
+		    fields[i].value_len, name))
+			return true;
+	return false;
+}
+
+int
+http_parse_request(llhttp_t *parser, struct http_req_head *h,
+    const char *raw, size_t len, const struct cfg_limits *lim,
+    bool *complete)
+{
+	struct http_head_ctx	 ctx;
+	llhttp_errno_t		 rc;
+	size_t			 i;
+	int			 hosts = 0;
+
+	*complete = false;
+	memset(h, 0, sizeof(*h));
+	h->host_field = -1;
+	if ((h->raw = malloc(len)) == NULL)
+		return 500;
+	memcpy(h->raw, raw, len);
+	h->raw_len = len;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.raw = h->raw;
+	ctx.max = lim->max_headers;
+	parser->data = &ctx;
+	rc = llhttp_execute(parser, h->raw, len);
+	parser->data = NULL;
+	h->fields = ctx.fields;
+	h->nfields = ctx.nfields;
+	h->cap = ctx.cap;
+	if (ctx.too_many)
+		return 431;
+	switch (rc) {
+	case HPE_OK:
+		break;
+	case HPE_PAUSED:
+	case HPE_PAUSED_UPGRADE:
+		/* A message without a body ends with its head. */
+		*complete = true;
+		break;
+	case HPE_INVALID_TRANSFER_ENCODING:
+		return 501;
+	default:
+		return 400;
+	}
+	h->method = parser->method;
+	h->major = parser->http_major;
+	h->minor = parser->http_minor;
+	h->url_off = ctx.url_off;
+	h->url_len = ctx.url_len;
+	h->method_len = (uint32_t)strlen(llhttp_method_name(parser->method));
+	if (h->major == 0)
+		return 400;
+	if (h->major != 1 || h->minor > 1)
+		return 505;
+	/* Exactly "METHOD SP target SP HTTP/1.x": llhttp lets doubled
+	 * spaces through, and another hop may split the line differently. */
+	if (h->url_off != h->method_len + 1 || h->raw[h->url_off +
+	    h->url_len] != ' ' || h->raw[h->url_off + h->url_len + 1] != 'H')
+		return 400;
+	if (h->raw[h->url_off] != '/' && !(h->url_len == 1 &&
+	    h->raw[h->url_off] == '*' && h->method == HTTP_OPTIONS))
+		return 400;
+	if (h->method == HTTP_CONNECT)
+		return 501;
+	for (i = 0; i < h->nfields; i++) {
+		if (http_name_is(h->raw, &h->fields[i], "host")) {
+			hosts++;
+			h->host_field = (int)i;
+		} else if (http_name_is(h->raw, &h->fields[i], "expect") &&
+		    h->fields[i].value_len == 12 && strncasecmp(h->raw +
+		    h->fields[i].value_off, "100-continue", 12) == 0)
+			h->expect_continue = true;
+	}
+	/* RFC 9112 §3.2: a 1.1 request without Host, or with two, is bad. */
+	if (hosts > 1 || (hosts == 0 && h->minor == 1))
+		return 400;
+	h->chunked = (parser->flags & F_CHUNKED) != 0;
+	h->content_length = (parser->flags & F_CONTENT_LENGTH) ?
+	    parser->content_length : 0;
+	h->has_body = h->chunked || h->content_length > 0;
+	if (lim->max_body_size > 0 && h->content_length > lim->max_body_size)
+		return 413;
+	h->keepalive = llhttp_should_keep_alive(parser);
+	return 0;
+}
+
+void
+http_req_head_free(struct http_req_head *h)
+{
+	free(h->raw);
+	free(h->fields);
+	memset(h, 0, sizeof(*h));
+	h->host_field = -1;
+}
+
+bool
+http_method_idempotent(const struct http_req_head *h)
+{
+	switch (h->method) {
+	case HTTP_GET:
+	case HTTP_HEAD:
+	case HTTP_OPTIONS:
+	case HTTP_TRACE:
+	case HTTP_PUT:
+	case HTTP_DELETE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+void
+http_request_host(const struct http_req_head *h, char *buf, size_t len)
+{
+	const struct http_field	*f;
+	const char		*v, *end;
+	size_t			 n = 0;
+
+	buf[0] = '\0';
+	if (h->host_field < 0 || len == 0)
+		return;
+	f = &h->fields[h->host_field];
+	v = h->raw + f->value_off;
+	end = v + f->value_len;
+	if (v < end && *v == '[') {
+		/* [v6]:port: keep the brackets, drop the port */
+		while (v < end && *v != ']' && n + 2 < len)
+			buf[n++] = (char)tolower((unsigned char)*v++);
+		if (v < end && n + 1 < len)
+			buf[n++] = ']';
+	} else {
+		while (v < end && *v != ':' && n + 1 < len)
+			buf[n++] = (char)tolower((unsigned char)*v++);
+	}
+	buf[n] = '\0';
+}
+
+int
+http_build_upstream_head(struct buf *out, const struct http_req_head *h,
+    const char *client, bool https, const struct cfg_peer *peer,
+    bool keepalive)
+{
+	const struct http_field	*f;
+	size_t			 i;
+	int			 xff = 0;
+
+	if (buf_appendf(out, "%.*s %.*s HTTP/1.1\r\n", (int)h->method_len,
+	    h->raw, (int)h->url_len, h->raw + h->url_off) == -1)
+		return -1;
+	for (i = 0; i < h->nfields; i++) {
+		f = &h->fields[i];
+		if (http_is_hop(h->raw, h->fields, h->nfields, f) ||
+		    http_name_is(h->raw, f, "x-forwarded-proto") ||
+		    (h->expect_continue && http_name_is(h->raw, f, "expect")))
+			continue;
+		if (http_name_is(h->raw, f, "x-forwarded-for")) {
+			/* Joined into one field below, client last. */
+			xff++;
+			continue;
+		}
+		if (buf_appendf(out, "%.*s: %.*s\r\n", (int)f->name_len,
+		    h->raw + f->name_off, (int)f->value_len,
+		    h->raw + f->value_off) == -1)
+			return -1;
+	}
+	if (h->host_field < 0 && buf_appendf(out, "Host: %s\r\n",
+	    peer->addr.text) == -1)
+		return -1;
+	if (buf_append(out, "X-Forwarded-For: ", 17) == -1)
+		return -1;
+	for (i = 0; xff > 0 && i < h->nfields; i++) {
+		f = &h->fields[i];
+		if (!http_name_is(h->raw, f, "x-forwarded-for") ||
+		    f->value_len == 0)
+			continue;
+		if (buf_append(out, h->raw + f->value_off, f->value_len) ==
+		    -1 || buf_append(out, ", ", 2) == -1)
+			return -1;
+	}
+	return buf_appendf(out, "%s\r\nX-Forwarded-Proto: %s\r\n%s\r\n",
+	    client, https ? "https" : "http",
+	    keepalive ? "" : "Connection: close\r\n");
+}
+
+int
+http_parse_response(llhttp_t *parser, const char *raw, size_t len,
+    bool head_request, struct http_resp_info *info)
+{
+	struct http_head_ctx	 ctx;
+	struct http_field	 fields[HTTP_RESP_MAX_FIELDS];
+	llhttp_errno_t		 rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	memset(info, 0, sizeof(*info));
+	ctx.raw = raw;
+	ctx.fields = fields;
+	ctx.cap = ctx.max = HTTP_RESP_MAX_FIELDS;
+	ctx.head_request = head_request;
+	parser->data = &ctx;
+	rc = llhttp_execute(parser, raw, len);
+	parser->data = NULL;
+	if (rc != HPE_OK && rc != HPE_PAUSED)
+		return -1;
+	info->complete = rc == HPE_PAUSED;
+	/* llhttp accepts "HTTP/1.1 20 OK"; a peer that sends it is broken. */
+	if (len < 13 || raw[12] != ' ' || !isdigit((unsigned char)raw[9]) ||
+	    parser->http_major != 1)
+		return -1;
+	info->status = parser->status_code;
+	if (info->status == 101)
+		return -1;	/* we never ask for an upgrade */
+	info->interim = info->status >= 100 && info->status < 200;
+	info->has_body = !head_request && !info->interim &&
+	    info->status != 204 && info->status != 304;
+	info->chunked = info->has_body && (parser->flags & F_CHUNKED);
+	info->until_close = info->has_body && !info->chunked &&
+	    !(parser->flags & F_CONTENT_LENGTH);
+	return 0;
+}
+
+int
+http_build_response_head(struct buf *out, const char *raw, size_t len,
+    const struct http_resp_info *info, bool close, bool client_10,
+    bool dechunk)
+{
+	struct http_head_ctx	 ctx;
+	struct http_field	 fields[HTTP_RESP_MAX_FIELDS];
+	llhttp_settings_t	 settings;
+	llhttp_t		 parser;
+	const char		*reason, *eol;
+	size_t			 i;
+
+	/*
+	 * Re-parse the head for its fields: cheaper to do twice on the rare
+	 * head than to keep a field array per request.
+	 */
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.raw = raw;
+	ctx.fields = fields;
+	ctx.cap = ctx.max = HTTP_RESP_MAX_FIELDS;
+	ctx.head_request = true;
+	llhttp_settings_init(&settings);
+	settings.on_header_field = http_on_field;
+	settings.on_header_value = http_on_value;
+	settings.on_headers_complete = http_on_response_headers;
+	settings.on_message_complete = http_on_message_complete;
+	llhttp_init(&parser, HTTP_RESPONSE, &settings);
+	parser.data = &ctx;
+	(void)llhttp_execute(&parser, raw, len);
+
+	reason = raw + 13;
+	eol = memchr(reason, '\r', len - 13);
+	if (buf_appendf(out, "HTTP/1.1 %u %.*s\r\n", info->status,
+	    eol ? (int)(eol - reason) : 0, reason) == -1)
+		return -1;
+	for (i = 0; i < ctx.nfields; i++) {
+		if (http_is_hop(raw, fields, ctx.nfields, &fields[i]))
+			continue;
+		if (dechunk && http_name_is(raw, &fields[i],
+		    "transfer-encoding"))
+			continue;
+		if (buf_appendf(out, "%.*s: %.*s\r\n", (int)fields[i].name_len,
+		    raw + fields[i].name_off, (int)fields[i].value_len,
+		    raw + fields[i].value_off) == -1)
+			return -1;
+	}
+	if (close)
+		return buf_append(out, "Connection: close\r\n\r\n", 21);
+	if (client_10)
+		return buf_append(out, "Connection: keep-alive\r\n\r\n", 26);
+	return buf_append(out, "\r\n", 2);
+}
+
+const char *
+http_reason(unsigned status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 400: return "Bad Request";
+	case 408: return "Request Timeout";
+	case 413: return "Content Too Large";
+	case 417: return "Expectation Failed";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	}
+	return "Error";
+}
+
+int
+http_error_page(struct buf *out, unsigned status, bool close)
+{
+	const char	*reason = http_reason(status);
+	char		 body[256];
+	int		 n;
+
+	n = snprintf(body, sizeof(body), "<html><head><title>%u %s</title>"
+	    "</head><body><h1>%u %s</h1><hr>shunt</body></html>\n", status,
+	    reason, status, reason);
+	return buf_appendf(out, "HTTP/1.1 %u %s\r\nServer: shunt\r\n"
+	    "Content-Type: text/html\r\nContent-Length: %d\r\n%s\r\n%s",
+	    status, reason, n, close ? "Connection: close\r\n" : "", body);
+}

@@ -1,0 +1,675 @@
+/*
+ * proxy.c: a request's tries against its pool, and the pump that moves the
+ * request body up and the response down with backpressure: the upstream is
+ * read only while the client has nothing left to write, and the client only
+ * while the upstream has taken everything already read.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "http.h"
+#include "log.h"
+#include "proxy.h"
+#include "retry.h"
+#include "upstream.h"
+
+/* Largest response head accepted from a peer. */
+#define PROXY_MAX_RESP_HEAD	(64 * 1024)
+/* Bytes read from either side in one go. */
+#define PROXY_CHUNK		(16 * 1024)
+
+static int	proxy_next_try(struct req *, bool fresh);
+static int	proxy_fail(struct req *, enum failure_kind, const char *);
+
+static struct wpool *
+proxy_route(struct req *r)
+{
+	const struct cfg_listener	*l = r->c->lst;
+	const struct cfg_route		*rt;
+	const char			*path = r->head.raw + r->head.url_off;
+	char				 host[256];
+	size_t				 i;
+
+	http_request_host(&r->head, host, sizeof(host));
+	for (i = 0; i < l->nroutes; i++) {
+		rt = &l->routes[i];
+		if (rt->host != NULL && strcmp(rt->host, host) != 0)
+			continue;
+		if (rt->path_prefix != NULL && (strlen(rt->path_prefix) >
+		    r->head.url_len || strncmp(path, rt->path_prefix,
+		    strlen(rt->path_prefix)) != 0))
+			continue;
+		return &r->c->w->pools[rt->pool->index];
+	}
+	return &r->c->w->pools[l->pool->index];
+}
+
+static void
+proxy_answer(struct req *r, unsigned status)
+{
+	struct conn	*c = r->c;
+
+	/* The rest of an unread body would be taken for the next request. */
+	if (!r->body_done)
+		c->close_after = true;
+	r->status = status;
+	r->phase = REQ_RESPONDING;
+	r->resp_done = true;
+	if (http_error_page(&c->out, status, c->close_after ||
+	    !r->head.keepalive) == -1)
+		c->close_after = true;
+}
+
+void
+proxy_reply(struct req *r, unsigned status)
+{
+	proxy_answer(r, status);
+	proxy_run(r);
+}
+
+void
+proxy_start(struct req *r)
+{
+	struct conn		*c = r->c;
+	struct worker		*w = c->w;
+	const struct cfg_pool	*pool;
+
+	r->pool = proxy_route(r);
+	pool = r->pool->cfg;
+	r->phase = REQ_UPSTREAM;
+	r->head_request = r->head.method == HTTP_HEAD;
+	r->client_10 = r->head.minor == 0;
+	r->replayable = true;
+	r->parser.settings = &w->req_body_settings;
+	r->parser.data = r;
+	r->tries_cap = pool->retry.tries + 2;
+	r->tries = calloc(r->tries_cap, sizeof(*r->tries));
+	r->tried = calloc(pool->npeers, sizeof(*r->tried));
+	if (r->tries == NULL || r->tried == NULL ||
+	    http_build_upstream_head(&r->up_head, &r->head, c->client,
+	    c->lst->tls != NULL, &pool->peers[0], pool->keepalive.max_idle >
+	    0) == -1) {
+		proxy_answer(r, 500);
+		proxy_run(r);
+		return;
+	}
+	/* Answer 100-continue ourselves: the body is read as it streams. */
+	if (r->head.expect_continue && !r->body_done && r->head.minor == 1)
+		(void)buf_append(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	if (proxy_next_try(r, false) == -1)
+		return;
+	proxy_run(r);
+}
+
+static void
+proxy_release_up(struct req *r, bool reusable)
+{
+	struct upstream	*up = r->up;
+
+	if (up == NULL)
+		return;
+	r->up = NULL;
+	bal_done(&r->pool->bal, up->wp->bal);
+	up->req = NULL;
+	loop_timer_cancel(r->c->w->loop, &up->timer);
+	if (reusable)
+		up_park(up);
+	else
+		up_close(up);
+}
+
+/*
+ * Choose a peer and a connection for the next try.  Returns 0, or -1 when
+ * the request ended (answered or the connection closed).
+ */
+static int
+proxy_next_try(struct req *r, bool fresh)
+{
+	struct worker		*w = r->c->w;
+	struct bal_peer		*bp;
+	struct wpeer		*wp;
+	struct upstream		*up = NULL;
+	struct req_try		*t, *grown;
+	enum failure_kind	 kind;
+
+	if (fresh) {
+		bp = r->pool->peers[r->tries[r->ntries - 1].peer->index].bal;
+	} else if ((bp = bal_select(&r->pool->bal, r->tried, NULL,
+	    NULL)) == NULL) {
+		/* Rule 5: no try could be made at all is 503. */
+		if (r->ntries == 0) {
+			proxy_answer(r, 503);
+			return 0;
+		}
+		proxy_answer(r, failure_is_timeout(r->tries[r->ntries -
+		    1].outcome) ? 504 : 502);
+		return 0;
+	}
+	wp = &r->pool->peers[bp->cfg->index];
+	if (r->ntries == r->tries_cap) {
+		grown = realloc(r->tries, 2 * r->tries_cap * sizeof(*grown));
+		if (grown == NULL) {
+			proxy_answer(r, 500);
+			return 0;
+		}
+		r->tries = grown;
+		r->tries_cap *= 2;
+	}
+	t = &r->tries[r->ntries++];
+	memset(t, 0, sizeof(*t));
+	t->peer = bp->cfg;
+	t->start_ms = loop_now_ms(w->loop);
+	if (!fresh)
+		r->counted_tries++;
+	r->tried[bp->cfg->index] = true;
+
+	/* A fresh resend must not pick another stale idle connection. */
+	if (!fresh)
+		up = up_take_idle(wp);
+	if (up == NULL && (up = up_connect(w, wp, &kind)) == NULL)
+		return proxy_fail(r, kind, "connect");
+	t->reused = up->reused;
+	up->req = r;
+	r->up = up;
+	bal_start(&r->pool->bal, bp);
+
+	/* Everything the peer gets: the head and the body read so far. */
+	r->up_out.off = r->up_out.len = 0;
+	r->up_sent_any = false;
+	r->up_sent_all = false;
+	if (buf_append(&r->up_out, r->up_head.data, r->up_head.len) == -1 ||
+	    buf_append(&r->up_out, r->replay.data, r->replay.len) == -1) {
+		proxy_release_up(r, false);
+		proxy_answer(r, 500);
+		return 0;
+	}
+	r->up_in.off = r->up_in.len = 0;
+	r->scan = 0;
+	r->resp_head_done = false;
+	if (up->state == UP_CONNECTING) {
+		up->timer_kind = FAIL_CONNECT_TIMEOUT;
+		(void)loop_timer_set(w->loop, &up->timer,
+		    bp->cfg->timeouts.connect_ms);
+	}
+	return 0;
+}
+
+/*
+ * A try failed.  Decide (retry.c), then act: another try, an error page,
+ * or a truncated response.  Returns 0 while the request goes on, -1 when
+ * the connection was closed.
+ */
+static int
+proxy_fail(struct req *r, enum failure_kind kind, const char *doing)
+{
+	struct conn		*c = r->c;
+	struct worker		*w = c->w;
+	struct req_try		*t = &r->tries[r->ntries - 1];
+	const struct cfg_pool	*pool = r->pool->cfg;
+	struct retry_facts	 facts;
+	enum retry_verdict	 verdict;
+
+	t->outcome = kind;
+	t->ms = loop_now_ms(w->loop) - t->start_ms;
+	proxy_release_up(r, false);
+	if (failure_blames_peer(kind))
+		log_warnx("upstream %s/%s: %s while %s, client %s, request "
+		    "\"%.*s %.*s\", try %zu/%llu", pool->name,
+		    t->peer->addr.text, failure_name(kind), doing, c->client,
+		    (int)r->head.method_len, r->head.raw,
+		    (int)(r->head.url_len > 200 ? 200 : r->head.url_len),
+		    r->head.raw + r->head.url_off, r->counted_tries,
+		    (unsigned long long)pool->retry.tries);
+
+	facts.outcome = kind;
+	facts.header_sent = r->resp_header_sent;
+	facts.idempotent = http_method_idempotent(&r->head);
+	facts.non_idempotent = pool->retry.non_idempotent;
+	facts.replayable = r->replayable;
+	facts.tries_done = r->counted_tries;
+	facts.tries_max = pool->retry.tries;
+	facts.deadline_passed = pool->retry.deadline_ms > 0 &&
+	    loop_now_ms(w->loop) - r->start_ms >= pool->retry.deadline_ms;
+	verdict = retry_decide(&facts);
+
+	if (r->resp_header_sent) {
+		/* Rule 4: what the client has is all it gets; the close
+		 * shows it the response is cut short. */
+		c->close_after = true;
+		r->resp_done = true;
+		return 0;
+	}
+	if (verdict != RETRY_NO)
+		return proxy_next_try(r, verdict == RETRY_FRESH);
+	if (kind == FAIL_CLIENT_ABORT) {
+		conn_close(c);
+		return -1;
+	}
+	proxy_answer(r, failure_is_timeout(kind) ? 504 : 502);
+	return 0;
+}
+
+/* Client bytes of the body into up_out (and the replay copy). */
+static int
+proxy_pull_body(struct req *r)
+{
+	struct conn		*c = r->c;
+	const struct cfg_limits	*lim = &c->lst->limits;
+	llhttp_errno_t		 err;
+	const char		*data, *stop;
+	size_t			 len, used;
+	int			 rc;
+
+	if (buf_used(&c->in) == 0) {
+		if (!c->readable)
+			return 0;
+		if ((rc = conn_fill(c)) <= 0) {
+			if (rc == -1) {
+				/* The client left in the middle of its body. */
+				conn_close(c);
+				return -1;
+			}
+			return 0;
+		}
+	}
+	data = buf_start(&c->in);
+	len = buf_used(&c->in);
+	err = llhttp_execute(&r->parser, data, len);
+	if (err == HPE_PAUSED) {
+		stop = llhttp_get_error_pos(&r->parser);
+		used = stop != NULL ? (size_t)(stop - data) : len;
+		r->body_done = true;
+	} else if (err == HPE_OK) {
+		used = len;
+	} else {
+		/* Bad chunk framing: a smuggling attempt or a broken client. */
+		c->close_after = true;
+		if (r->resp_header_sent) {
+			r->resp_done = true;
+			return 1;
+		}
+		proxy_release_up(r, false);
+		r->body_done = true;
+		proxy_answer(r, 400);
+		return 1;
+	}
+	r->body_bytes += used;
+	if (lim->max_body_size > 0 && r->body_bytes > lim->max_body_size) {
+		c->close_after = true;
+		proxy_release_up(r, false);
+		if (r->resp_header_sent) {
+			r->resp_done = true;
+			return 1;
+		}
+		r->body_done = true;
+		proxy_answer(r, 413);
+		return 1;
+	}
+	if (buf_append(&r->up_out, data, used) == -1) {
+		conn_close(c);
+		return -1;
+	}
+	if (r->replayable) {
+		if (r->replay.len + used <= r->pool->cfg->retry.buffer) {
+			if (buf_append(&r->replay, data, used) == -1)
+				r->replayable = false;
+		} else {
+			r->replayable = false;
+		}
+		if (!r->replayable)
+			buf_free(&r->replay);
+	}
+	buf_consume(&c->in, used);
+	return 1;
+}
+
+/* up_out to the peer. */
+static int
+proxy_send(struct req *r)
+{
+	struct upstream	*up = r->up;
+	struct iovec	 iov;
+	ssize_t		 n;
+
+	iov.iov_base = buf_start(&r->up_out);
+	iov.iov_len = buf_used(&r->up_out);
+	n = io_writev(&up->io, &iov, 1);
+	if (n == -1) {
+		if (errno == EAGAIN) {
+			up->writable = false;
+			return 0;
+		}
+		/* The peer closed a reused connection before we spoke. */
+		if (up->reused && !r->up_sent_any && !up->got_bytes)
+			return proxy_fail(r, FAIL_STALE, "sending the request");
+		return proxy_fail(r, errno == ECONNRESET ? FAIL_RESET :
+		    FAIL_WRITE_ERROR, "sending the request");
+	}
+	r->up_sent_any = true;
+	buf_consume(&r->up_out, (size_t)n);
+	if ((size_t)n < iov.iov_len)
+		up->writable = false;
+	if (buf_used(&r->up_out) == 0 && r->body_done)
+		r->up_sent_all = true;
+	return 1;
+}
+
+/* The response head is complete in up_in[0, end). */
+static int
+proxy_response_head(struct req *r, size_t end)
+{
+	struct conn		*c = r->c;
+	struct worker		*w = c->w;
+	struct http_resp_info	 info;
+	bool			 close;
+
+	llhttp_init(&r->rparser, HTTP_RESPONSE, &w->resp_settings);
+	if (http_parse_response(&r->rparser, buf_start(&r->up_in), end,
+	    r->head_request, &info) == -1)
+		return proxy_fail(r, FAIL_BAD_RESPONSE, "reading the "
+		    "response head");
+	if (info.interim) {
+		/* 100 or 103: for us, not for the client. */
+		buf_consume(&r->up_in, end);
+		r->scan = 0;
+		return 1;
+	}
+	r->dechunk = r->client_10 && info.chunked;
+	r->resp_close = info.until_close || r->dechunk;
+	close = r->resp_close || c->close_after || !r->head.keepalive ||
+	    !r->body_done || w->stopping;
+	if (close)
+		c->close_after = true;
+	if (http_build_response_head(&c->out, buf_start(&r->up_in), end, &info,
+	    close, r->client_10, r->dechunk) == -1)
+		return proxy_fail(r, FAIL_BAD_RESPONSE, "building the response "
+		    "head");
+	r->status = info.status;
+	r->resp_header_sent = true;
+	r->resp_head_done = true;
+	buf_consume(&r->up_in, end);
+	r->rparser.settings = r->dechunk ? &w->resp_dechunk_settings :
+	    &w->resp_body_settings;
+	r->rparser.data = r;
+	if (info.complete) {
+		r->resp_done = true;
+		r->up_reusable = llhttp_should_keep_alive(&r->rparser) &&
+		    buf_used(&r->up_in) == 0;
+	}
+	return 1;
+}
+
+/* Response body bytes in up_in to the client. */
+static int
+proxy_response_body(struct req *r)
+{
+	struct conn	*c = r->c;
+	llhttp_errno_t	 err;
+	const char	*data = buf_start(&r->up_in), *stop;
+	size_t		 len = buf_used(&r->up_in), used;
+
+	err = llhttp_execute(&r->rparser, data, len);
+	if (err == HPE_PAUSED) {
+		stop = llhttp_get_error_pos(&r->rparser);
+		used = stop != NULL ? (size_t)(stop - data) : len;
+		r->resp_done = true;
+		/* Bytes after the end are a peer out of step: not reusable. */
+		r->up_reusable = llhttp_should_keep_alive(&r->rparser) &&
+		    used == len;
+	} else if (err == HPE_OK) {
+		used = len;
+	} else {
+		return proxy_fail(r, FAIL_BAD_RESPONSE, "reading the response "
+		    "body");
+	}
+	if (!r->dechunk && buf_append(&c->out, data, used) == -1)
+		return proxy_fail(r, FAIL_CLIENT_ABORT, "buffering");
+	buf_consume(&r->up_in, used);
+	return 1;
+}
+
+static int
+proxy_recv(struct req *r)
+{
+	struct upstream	*up = r->up;
+	size_t		 space, end;
+	ssize_t		 n;
+	int		 rc;
+
+	if (buf_reserve(&r->up_in, PROXY_CHUNK) == -1)
+		return proxy_fail(r, FAIL_CLIENT_ABORT, "buffering");
+	space = r->up_in.cap - r->up_in.len;
+	n = io_read(&up->io, r->up_in.data + r->up_in.len, space);
+	if (n == -1) {
+		if (errno == EAGAIN) {
+			up->readable = false;
+			return 0;
+		}
+		if (up->reused && !up->got_bytes && errno == ECONNRESET)
+			return proxy_fail(r, FAIL_STALE, "reading the "
+			    "response head");
+		return proxy_fail(r, FAIL_RESET, r->resp_head_done ?
+		    "reading the response body" : "reading the response head");
+	}
+	if (n == 0) {
+		if (!r->resp_head_done)
+			return proxy_fail(r, up->reused && !up->got_bytes ?
+			    FAIL_STALE : FAIL_CLOSED, "reading the response "
+			    "head");
+		/* Until-close bodies end here; any other is cut short. */
+		rc = llhttp_finish(&r->rparser);
+		if (rc == HPE_OK || rc == HPE_PAUSED) {
+			r->resp_done = true;
+			r->up_reusable = false;
+			return 1;
+		}
+		return proxy_fail(r, FAIL_CLOSED, "reading the response body");
+	}
+	up->got_bytes = true;
+	r->up_in.len += (size_t)n;
+	if ((size_t)n < space && !up->hup)
+		up->readable = false;
+	while (!r->resp_done && buf_used(&r->up_in) > 0) {
+		if (!r->resp_head_done) {
+			rc = http_head_end(buf_start(&r->up_in),
+			    buf_used(&r->up_in), &r->scan, &end);
+			if (rc == HTTP_HEAD_BAD)
+				return proxy_fail(r, FAIL_BAD_RESPONSE,
+				    "reading the response head");
+			if (rc == HTTP_HEAD_MORE) {
+				if (buf_used(&r->up_in) > PROXY_MAX_RESP_HEAD)
+					return proxy_fail(r, FAIL_BAD_RESPONSE,
+					    "reading a too large response "
+					    "head");
+				break;
+			}
+			if ((rc = proxy_response_head(r, end)) <= 0 ||
+			    r->up == NULL)
+				return rc;
+			continue;
+		}
+		if ((rc = proxy_response_body(r)) <= 0 || r->up == NULL)
+			return rc;
+		/* Backpressure: hand this to the client before more. */
+		break;
+	}
+	return 1;
+}
+
+/* What the request waits for decides which timers run. */
+static void
+proxy_timers(struct req *r)
+{
+	struct upstream		*up = r->up;
+	struct worker		*w = r->c->w;
+	const struct cfg_peer	*peer;
+
+	if (up == NULL || up->state != UP_ACTIVE)
+		return;
+	peer = up->wp->cfg;
+	if (buf_used(&r->up_out) > 0 && !up->writable) {
+		if (!loop_timer_armed(&up->timer) ||
+		    up->timer_kind != FAIL_WRITE_ERROR) {
+			up->timer_kind = FAIL_WRITE_ERROR;
+			(void)loop_timer_set(w->loop, &up->timer,
+			    peer->timeouts.send_ms);
+		}
+	} else if (!r->resp_done && buf_used(&r->c->out) == 0) {
+		if (!loop_timer_armed(&up->timer) ||
+		    up->timer_kind != FAIL_READ_TIMEOUT) {
+			up->timer_kind = FAIL_READ_TIMEOUT;
+			(void)loop_timer_set(w->loop, &up->timer,
+			    peer->timeouts.read_ms);
+		}
+	} else {
+		/* Waiting for the client, not the peer. */
+		loop_timer_cancel(w->loop, &up->timer);
+	}
+}
+
+static void
+proxy_success(struct req *r)
+{
+	struct req_try	*t = &r->tries[r->ntries - 1];
+
+	t->outcome = FAIL_NONE;
+	t->ms = loop_now_ms(r->c->w->loop) - t->start_ms;
+	/* An early answer leaves the rest of the body unsent: not reusable. */
+	proxy_release_up(r, r->up_reusable && r->up_sent_all &&
+	    r->pool->cfg->keepalive.max_idle > 0);
+	if (!r->body_done)
+		r->c->close_after = true;
+}
+
+void
+proxy_run(struct req *r)
+{
+	struct conn	*c = r->c;
+	struct upstream	*up;
+	int		 progress, rc;
+
+	for (;;) {
+		progress = 0;
+		up = r->up;
+		if (up != NULL && up->state == UP_ACTIVE) {
+			if (!r->body_done && buf_used(&r->up_out) == 0) {
+				if ((rc = proxy_pull_body(r)) == -1)
+					return;
+				progress |= rc;
+			}
+			if (r->up != NULL && buf_used(&r->up_out) > 0 &&
+			    r->up->writable) {
+				if ((rc = proxy_send(r)) == -1)
+					return;
+				progress |= rc;
+			}
+			if (r->up != NULL && !r->resp_done &&
+			    buf_used(&c->out) == 0 && r->up->readable) {
+				if ((rc = proxy_recv(r)) == -1)
+					return;
+				progress |= rc;
+			}
+			if (r->resp_done && r->up != NULL)
+				proxy_success(r);
+			/* A failed try gave way to another: go on with it. */
+			if (r->up != up)
+				progress = 1;
+		}
+		if (buf_used(&c->out) > 0 && c->writable) {
+			if (conn_flush(c) == -1) {
+				if (r->up != NULL)
+					(void)proxy_fail(r, FAIL_CLIENT_ABORT,
+					    "writing the response");
+				conn_close(c);
+				return;
+			}
+			progress = 1;
+		}
+		if (r->resp_done && r->up == NULL && buf_used(&c->out) == 0) {
+			conn_request_done(c);
+			return;
+		}
+		if (!progress)
+			break;
+	}
+	proxy_timers(r);
+	conn_update_timer(c);
+}
+
+void
+proxy_upstream_event(struct upstream *up)
+{
+	struct req	*r = up->req;
+	struct conn	*c = r->c;
+	int		 err = 0;
+	socklen_t	 len = sizeof(err);
+
+	conn_enter(c);
+	if (up->state == UP_CONNECTING) {
+		if (!up->writable && !up->readable)
+			goto out;
+		if (getsockopt(up->io.fd, SOL_SOCKET, SO_ERROR, &err,
+		    &len) == -1)
+			err = errno;
+		if (err == EINPROGRESS)
+			goto out;
+		if (err != 0) {
+			if (proxy_fail(r, up_connect_failure(err),
+			    "connecting") == -1)
+				goto out;
+		} else {
+			up->state = UP_ACTIVE;
+			loop_timer_cancel(c->w->loop, &up->timer);
+		}
+	}
+	proxy_run(r);
+out:
+	conn_leave(c);
+}
+
+void
+proxy_upstream_timeout(struct upstream *up)
+{
+	struct req	*r = up->req;
+	struct conn	*c = r->c;
+
+	conn_enter(c);
+	if (proxy_fail(r, up->timer_kind, up->timer_kind ==
+	    FAIL_CONNECT_TIMEOUT ? "connecting" : up->timer_kind ==
+	    FAIL_WRITE_ERROR ? "sending the request (send_timeout)" :
+	    "waiting for the response") == 0)
+		proxy_run(r);
+	conn_leave(c);
+}
+
+void
+proxy_abort(struct req *r)
+{
+	if (r->up != NULL) {
+		r->tries[r->ntries - 1].outcome = FAIL_CLIENT_ABORT;
+		r->tries[r->ntries - 1].ms = loop_now_ms(r->c->w->loop) -
+		    r->tries[r->ntries - 1].start_ms;
+		proxy_release_up(r, false);
+	}
+}
+
+void
+proxy_free(struct req *r)
+{
+	proxy_abort(r);
+	http_req_head_free(&r->head);
+	buf_free(&r->replay);
+	buf_free(&r->up_head);
+	buf_free(&r->up_out);
+	buf_free(&r->up_in);
+	free(r->tried);
+	free(r->tries);
+	free(r);
+}

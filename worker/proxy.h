@@ -1,0 +1,35 @@
+/*
+ * proxy.h: one request against its pool: peer selection, tries and
+ * failover (DESIGN.md §4), and the two streams between client and peer.
+ */
+#ifndef SHUNT_PROXY_H
+#define SHUNT_PROXY_H
+
+#include "worker-t.h"
+
+/*
+ * The request head of r is parsed: route it, build the upstream head and
+ * make the first try.  The request then lives until conn_request_done().
+ */
+void	proxy_start(struct req *r);
+
+/*
+ * Answer r with an error page of shunt's own (a bad request head, ...).
+ * The request lives until the page is written.
+ */
+void	proxy_reply(struct req *r, unsigned status);
+
+/* Move whatever can move; called on every client or upstream event. */
+void	proxy_run(struct req *r);
+
+/* The client is gone: drop the upstream side without blaming the peer. */
+void	proxy_abort(struct req *r);
+
+/* Release everything r owns (after the access log line is written). */
+void	proxy_free(struct req *r);
+
+/* From upstream.c: events and timeouts of an active connection. */
+void	proxy_upstream_event(struct upstream *up);
+void	proxy_upstream_timeout(struct upstream *up);
+
+#endif /* SHUNT_PROXY_H */

@@ -1,0 +1,217 @@
+/*
+ * worker-t.h: the runtime types of one worker process.
+ *
+ * A client connection (struct conn) carries at most one request in flight
+ * (struct req); the request owns its tries, its buffers and the upstream
+ * connection (struct upstream) it is using.  Idle upstream connections sit
+ * in a per-peer list of the worker (struct wpeer).  The parsed config is
+ * immutable and shared by pointer; nothing here is shared between workers.
+ */
+#ifndef SHUNT_WORKER_T_H
+#define SHUNT_WORKER_T_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <llhttp.h>
+
+#include "balance.h"
+#include "cfg-t.h"
+#include "failure.h"
+#include "io.h"
+#include "loop.h"
+
+/* A growable byte buffer: [off, len) is unconsumed data. */
+struct buf {
+	char	*data;
+	size_t	 off;
+	size_t	 len;
+	size_t	 cap;
+};
+
+/* One header field of a parsed head, as offsets into its buffer. */
+struct http_field {
+	uint32_t	 name_off, name_len;
+	uint32_t	 value_off, value_len;
+};
+
+/* The parsed request head, pointing into the request's header copy. */
+struct http_req_head {
+	char			*raw;		/* the head as received */
+	size_t			 raw_len;
+	uint32_t		 method_len;
+	uint32_t		 url_off, url_len;
+	uint8_t			 method;	/* llhttp_method_t */
+	uint8_t			 major, minor;
+	bool			 keepalive;
+	bool			 chunked;
+	bool			 has_body;
+	bool			 expect_continue;
+	uint64_t		 content_length;
+	int			 host_field;	/* index or -1 */
+	struct http_field	*fields;
+	size_t			 nfields, cap;
+};
+
+struct wpeer;
+
+enum up_state {
+	UP_CONNECTING,
+	UP_ACTIVE,		/* sending the request and reading the reply */
+	UP_IDLE,		/* parked in its peer's keep-alive list */
+};
+
+struct upstream {
+	struct io		 io;
+	struct worker		*w;
+	struct wpeer		*wp;
+	struct req		*req;
+	struct loop_timer	 timer;
+	enum up_state		 state;
+	bool			 reused;	/* came from the idle list */
+	bool			 got_bytes;	/* any response byte arrived */
+	enum failure_kind	 timer_kind;	/* what the armed timer means */
+	bool			 readable, writable;
+	bool			 hup;		/* the peer closed its side */
+	struct upstream		*next_idle;
+	struct upstream		*prev_idle;
+	uint64_t		 idle_since;
+};
+
+/* A peer of a pool as one worker sees it. */
+struct wpeer {
+	struct bal_peer		*bal;
+	const struct cfg_peer	*cfg;
+	struct upstream		*idle;		/* most recently parked first */
+	size_t			 nidle;
+};
+
+struct wpool {
+	struct bal_pool		 bal;
+	const struct cfg_pool	*cfg;
+	struct wpeer		*peers;
+};
+
+/* One try of a request against one peer (DESIGN.md §4). */
+struct req_try {
+	const struct cfg_peer	*peer;
+	enum failure_kind	 outcome;
+	uint64_t		 start_ms;
+	uint64_t		 ms;
+	bool			 reused;
+};
+
+enum req_phase {
+	REQ_HEAD,		/* reading the request head */
+	REQ_UPSTREAM,		/* choosing a peer, connecting, proxying */
+	REQ_RESPONDING,		/* only writing to the client is left */
+};
+
+struct conn;
+
+struct req {
+	struct conn		*c;
+	struct http_req_head	 head;
+	struct wpool		*pool;
+	enum req_phase		 phase;
+	uint64_t		 start_ms;
+
+	/* request body from the client */
+	llhttp_t		 parser;
+	bool			 body_done;	/* the whole body was read */
+	uint64_t		 body_bytes;
+	struct buf		 replay;	/* body copy kept for a retry */
+	bool			 replayable;
+
+	/* towards the upstream */
+	struct buf		 up_head;	/* request head as sent upstream */
+	struct buf		 up_out;	/* what is still to be written */
+	bool			 up_sent_all;	/* head and whole body written */
+	bool			 up_sent_any;
+	struct upstream		*up;
+	bool			*tried;		/* by peer index */
+	struct req_try		*tries;
+	size_t			 ntries, tries_cap;
+	size_t			 counted_tries;	/* stale resends excluded */
+
+	/* the response */
+	llhttp_t		 rparser;
+	struct buf		 up_in;		/* bytes from the upstream */
+	size_t			 scan;		/* response head search offset */
+	bool			 head_request;
+	bool			 client_10;
+	bool			 resp_head_done;
+	bool			 resp_done;
+	bool			 resp_header_sent;	/* committed downstream */
+	bool			 dechunk;	/* chunked to an HTTP/1.0 client */
+	bool			 resp_close;	/* until-close or no keep-alive */
+	bool			 up_reusable;
+	unsigned		 status;
+	uint64_t		 bytes_at_start; /* conn's bytes_out then */
+};
+
+enum conn_state {
+	CONN_IDLE,		/* keep-alive, waiting for a request */
+	CONN_HEAD,		/* reading a request head */
+	CONN_BUSY,		/* a request is in flight */
+	CONN_CLOSING,		/* writing a last answer, then close */
+	CONN_LINGER,		/* sent FIN; draining what the client sends */
+};
+
+struct conn {
+	struct io		 io;
+	struct worker		*w;
+	const struct cfg_listener *lst;
+	struct loop_timer	 timer;
+	enum conn_state		 state;
+	bool			 readable, writable;
+	bool			 hup;		/* LOOP_HUP seen: read to EOF */
+	bool			 eof;		/* the client closed its side */
+	bool			 close_after;	/* no keep-alive after this */
+	struct buf		 in;
+	struct buf		 out;
+	size_t			 scan;		/* request head search offset */
+	struct req		*req;
+	uint64_t		 bytes_out;	/* written to the client */
+	uint64_t		 head_start_ms;	/* first byte of the head */
+	int			 running;	/* handlers on the stack */
+	bool			 closed;	/* free when running drops to 0 */
+	bool			 in_run;	/* conn_run() is on the stack */
+	char			 client[64];	/* address text, for XFF and logs */
+	struct conn		*next, *prev;	/* the worker's connections */
+};
+
+struct listener_rt {
+	struct worker		*w;
+	int			 fd;
+	const struct cfg_listener *cfg;
+	bool			 paused;	/* max_connections reached */
+};
+
+struct worker {
+	const struct shunt_config *cfg;
+	unsigned		 slot;
+	struct loop		*loop;
+	struct listener_rt	*listeners;
+	size_t			 nlisteners;
+	struct wpool		*pools;
+	size_t			 npools;
+	struct conn		*conns;
+	size_t			 nconns;
+	int			 sigfd;
+	int			 access_fd;	/* -1: no access log */
+	bool			 stopping;
+	struct loop_timer	 stop_timer;
+	llhttp_settings_t	 req_settings;		/* head: fields */
+	llhttp_settings_t	 req_body_settings;	/* body: framing only */
+	llhttp_settings_t	 resp_settings;
+	llhttp_settings_t	 resp_body_settings;
+	llhttp_settings_t	 resp_dechunk_settings;	/* body bytes only */
+	char			 name[32];		/* "worker N", for logs */
+	char			 log_time[32];		/* cached per second */
+	uint64_t		 log_time_sec;
+};
+
+#endif /* SHUNT_WORKER_T_H */

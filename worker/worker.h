@@ -1,0 +1,33 @@
+/*
+ * worker.h: one worker process.
+ *
+ * The master forks a worker per slot after binding every listener.  Each
+ * listener has one SO_REUSEPORT socket per slot, so the kernel spreads new
+ * connections evenly over workers and a respawned worker takes over its
+ * slot's socket with the connections queued on it.
+ */
+#ifndef SHUNT_WORKER_H
+#define SHUNT_WORKER_H
+
+#include <stddef.h>
+
+#include "cfg-t.h"
+
+/*
+ * Run a worker until told to stop; returns the process exit status.
+ * listen_fds[i] is this slot's listening socket for cfg->listeners[i]
+ * (non-blocking, close-on-exec).  The worker handles TERM (stop accepting,
+ * finish in-flight requests within limits.shutdown_timeout, exit 0), INT
+ * and QUIT (exit at once) itself; the master must have restored default
+ * signal dispositions and an empty signal mask before calling it.
+ */
+int	worker_main(const struct shunt_config *cfg, const int *listen_fds,
+	    unsigned slot);
+
+struct worker;
+
+/* conn.c tells the worker a connection went: resume accepting, or finish
+ * a graceful stop when it was the last. */
+void	worker_conn_closed(struct worker *w);
+
+#endif /* SHUNT_WORKER_H */
