@@ -1,0 +1,171 @@
+/*
+ * shuntctl.c: ask shunt which peer is down and why, and steer peers
+ * (DESIGN.md §2, §5).
+ *
+ * shuntctl reads the health store in state_dir directly, with no round
+ * trip through the master, so it answers while shunt is stopped too.  It
+ * finds the store through -S STATE_DIR or the config's state_dir (-c, or
+ * the compiled-in default config).
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cfg.h"
+
+#ifndef SHUNT_CONFIG_FILE
+#define SHUNT_CONFIG_FILE "/etc/shunt/shunt.json"
+#endif
+
+/* The LMDB data file of the health store inside state_dir. */
+#define CTL_STORE_FILE	"data.mdb"
+
+struct ctl_command {
+	const char	*name;
+	int		 min_args, max_args;
+	const char	*args;
+	bool		 names_peer;	/* POOL ADDR */
+};
+
+static const struct ctl_command ctl_commands[] = {
+	{ "status", 0, 1, "[POOL]", false },
+	{ "drain", 2, 2, "POOL ADDR", true },
+	{ "enable", 2, 2, "POOL ADDR", true },
+	{ "disable", 2, 2, "POOL ADDR", true },
+	{ "reset", 2, 2, "POOL ADDR", true },
+	{ "metrics", 0, 0, "", false },
+	{ "events", 0, 0, "[-n N]", false },
+	{ NULL, 0, 0, NULL, false }
+};
+
+static void
+ctl_usage(FILE *out)
+{
+	const struct ctl_command	*c;
+
+	fprintf(out, "usage: shuntctl [-c FILE | -S STATE_DIR] COMMAND\n");
+	for (c = ctl_commands; c->name != NULL; c++)
+		fprintf(out, "  %s %s\n", c->name, c->args);
+	fprintf(out, "  -c FILE        find the store through this config "
+	    "(default: %s)\n  -S STATE_DIR   the store's directory\n",
+	    SHUNT_CONFIG_FILE);
+}
+
+/*
+ * With a config at hand, a pool or peer that is not in it is a mistake
+ * to report now, before touching the store.
+ */
+static int
+ctl_check_names(const struct shunt_config *cfg, const char *pool_name,
+    const char *addr)
+{
+	const struct cfg_pool	*pool;
+	size_t			 i;
+
+	if ((pool = cfg_pool_find(cfg, pool_name)) == NULL) {
+		fprintf(stderr, "shuntctl: no pool \"%s\" in %s\n", pool_name,
+		    cfg->file);
+		return -1;
+	}
+	if (addr == NULL)
+		return 0;
+	for (i = 0; i < pool->npeers; i++)
+		if (strcmp(pool->peers[i].addr.text, addr) == 0)
+			return 0;
+	fprintf(stderr, "shuntctl: pool \"%s\" in %s has no peer \"%s\"\n",
+	    pool_name, cfg->file, addr);
+	return -1;
+}
+
+int
+main(int argc, char *argv[])
+{
+	const struct ctl_command	*cmd;
+	struct shunt_config		*cfg = NULL;
+	struct cfg_error		 err;
+	struct stat			 st;
+	const char			*file = SHUNT_CONFIG_FILE, *dir = NULL;
+	char				 msg[CFG_ERR_MSG_MAX + 512];
+	char				 store[PATH_MAX];
+	int				 ch, nargs, rc = 1;
+	bool				 file_given = false;
+
+	while ((ch = getopt(argc, argv, "+c:S:h")) != -1) {
+		switch (ch) {
+		case 'c':
+			file = optarg;
+			file_given = true;
+			break;
+		case 'S':
+			dir = optarg;
+			break;
+		case 'h':
+			ctl_usage(stdout);
+			return 0;
+		default:
+			ctl_usage(stderr);
+			return 2;
+		}
+	}
+	if (file_given && dir != NULL) {
+		fprintf(stderr, "shuntctl: -c and -S exclude each other\n");
+		return 2;
+	}
+	if (optind == argc) {
+		ctl_usage(stderr);
+		return 2;
+	}
+	for (cmd = ctl_commands; cmd->name != NULL; cmd++)
+		if (strcmp(cmd->name, argv[optind]) == 0)
+			break;
+	if (cmd->name == NULL) {
+		fprintf(stderr, "shuntctl: unknown command \"%s\"\n",
+		    argv[optind]);
+		ctl_usage(stderr);
+		return 2;
+	}
+	nargs = argc - optind - 1;
+	if (strcmp(cmd->name, "events") == 0 && nargs == 2 &&
+	    strcmp(argv[optind + 1], "-n") == 0 &&
+	    strspn(argv[optind + 2], "0123456789") ==
+	    strlen(argv[optind + 2]) && argv[optind + 2][0] != '\0')
+		nargs = 0;
+	if (nargs < cmd->min_args || nargs > cmd->max_args) {
+		fprintf(stderr, "usage: shuntctl %s %s\n", cmd->name,
+		    cmd->args);
+		return 2;
+	}
+
+	if (dir == NULL) {
+		if ((cfg = cfg_load(file, &err)) == NULL) {
+			cfg_error_format(&err, msg, sizeof(msg));
+			fprintf(stderr, "shuntctl: %s\n", msg);
+			return 1;
+		}
+		dir = cfg->state_dir;
+		if ((cmd->names_peer || nargs == 1) && ctl_check_names(cfg,
+		    argv[optind + 1], cmd->names_peer ? argv[optind + 2] :
+		    NULL) == -1)
+			goto out;
+	}
+	snprintf(store, sizeof(store), "%s/%s", dir, CTL_STORE_FILE);
+	if (stat(store, &st) == -1) {
+		fprintf(stderr, "shuntctl: no health store at %s: %s\n", store,
+		    strerror(errno));
+		goto out;
+	}
+	/* The store's records are read here once shm/ defines them. */
+	fprintf(stderr, "shuntctl: %s: this build cannot read the health "
+	    "store yet\n", store);
+out:
+	cfg_free(cfg);
+	return rc;
+}
