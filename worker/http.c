@@ -22,9 +22,6 @@ struct http_head_ctx {
 	uint32_t		 url_off, url_len;
 };
 
-/* Response fields, parsed and rewritten before the next head arrives. */
-#define HTTP_RESP_MAX_FIELDS 256
-
 int
 http_head_end(const char *p, size_t len, size_t *scan, size_t *end)
 {
@@ -200,19 +197,22 @@ static const char *const http_hop_by_hop[] = {
 
 /*
  * Hop-by-hop: the fixed list, plus every field named by a Connection
- * field of the same head (RFC 9110 §7.6.1).
+ * field of the same head (RFC 9110 §7.6.1).  has_connection says whether
+ * the head has a Connection field at all, which spares the scan of every
+ * field for it in the common case.
  */
 static bool
 http_is_hop(const char *raw, const struct http_field *fields, size_t n,
-    const struct http_field *f)
+    const struct http_field *f, bool has_connection)
 {
 	size_t	 i;
 	char	 name[64];
 
 	for (i = 0; http_hop_by_hop[i] != NULL; i++)
-		if (http_name_is(raw, f, http_hop_by_hop[i]))
+		if (f->name_len == strlen(http_hop_by_hop[i]) &&
+		    http_name_is(raw, f, http_hop_by_hop[i]))
 			return true;
-	if (f->name_len >= sizeof(name))
+	if (!has_connection || f->name_len >= sizeof(name))
 		return false;
 	memcpy(name, raw + f->name_off, f->name_len);
 	name[f->name_len] = '\0';
@@ -223,6 +223,37 @@ http_is_hop(const char *raw, const struct http_field *fields, size_t n,
 			return true;
 	return false;
 }
+
+static bool
+http_has_connection(const char *raw, const struct http_field *fields,
+    size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (http_name_is(raw, &fields[i], "connection"))
+			return true;
+	return false;
+}
+
+/* "name: value\r\n" with plain copies: no printf on the request path. */
+static int
+http_append_field(struct buf *out, const char *raw, const struct http_field *f)
+{
+	if (buf_reserve(out, f->name_len + f->value_len + 4) == -1)
+		return -1;
+	memcpy(out->data + out->len, raw + f->name_off, f->name_len);
+	out->len += f->name_len;
+	out->data[out->len++] = ':';
+	out->data[out->len++] = ' ';
+	memcpy(out->data + out->len, raw + f->value_off, f->value_len);
+	out->len += f->value_len;
+	out->data[out->len++] = '\r';
+	out->data[out->len++] = '\n';
+	return 0;
+}
+
+#define BUF_LIT(b, lit)	buf_append((b), (lit), sizeof(lit) - 1)
 
 int
 http_parse_request(llhttp_t *parser, struct http_req_head *h,
@@ -367,13 +398,16 @@ http_build_upstream_head(struct buf *out, const struct http_req_head *h,
 	const struct http_field	*f;
 	size_t			 i;
 	int			 xff = 0;
+	bool			 has_conn;
 
-	if (buf_appendf(out, "%.*s %.*s HTTP/1.1\r\n", (int)h->method_len,
-	    h->raw, (int)h->url_len, h->raw + h->url_off) == -1)
+	has_conn = http_has_connection(h->raw, h->fields, h->nfields);
+	if (buf_append(out, h->raw, h->method_len + 1) == -1 ||
+	    buf_append(out, h->raw + h->url_off, h->url_len) == -1 ||
+	    BUF_LIT(out, " HTTP/1.1\r\n") == -1)
 		return -1;
 	for (i = 0; i < h->nfields; i++) {
 		f = &h->fields[i];
-		if (http_is_hop(h->raw, h->fields, h->nfields, f) ||
+		if (http_is_hop(h->raw, h->fields, h->nfields, f, has_conn) ||
 		    http_name_is(h->raw, f, "x-forwarded-proto") ||
 		    (h->expect_continue && http_name_is(h->raw, f, "expect")))
 			continue;
@@ -382,15 +416,14 @@ http_build_upstream_head(struct buf *out, const struct http_req_head *h,
 			xff++;
 			continue;
 		}
-		if (buf_appendf(out, "%.*s: %.*s\r\n", (int)f->name_len,
-		    h->raw + f->name_off, (int)f->value_len,
-		    h->raw + f->value_off) == -1)
+		if (http_append_field(out, h->raw, f) == -1)
 			return -1;
 	}
-	if (h->host_field < 0 && buf_appendf(out, "Host: %s\r\n",
-	    peer->addr.text) == -1)
+	if (h->host_field < 0 && (BUF_LIT(out, "Host: ") == -1 ||
+	    buf_append(out, peer->addr.text, strlen(peer->addr.text)) == -1 ||
+	    BUF_LIT(out, "\r\n") == -1))
 		return -1;
-	if (buf_append(out, "X-Forwarded-For: ", 17) == -1)
+	if (BUF_LIT(out, "X-Forwarded-For: ") == -1)
 		return -1;
 	for (i = 0; xff > 0 && i < h->nfields; i++) {
 		f = &h->fields[i];
@@ -398,12 +431,17 @@ http_build_upstream_head(struct buf *out, const struct http_req_head *h,
 		    f->value_len == 0)
 			continue;
 		if (buf_append(out, h->raw + f->value_off, f->value_len) ==
-		    -1 || buf_append(out, ", ", 2) == -1)
+		    -1 || BUF_LIT(out, ", ") == -1)
 			return -1;
 	}
-	return buf_appendf(out, "%s\r\nX-Forwarded-Proto: %s\r\n%s\r\n",
-	    client, https ? "https" : "http",
-	    keepalive ? "" : "Connection: close\r\n");
+	if (buf_append(out, client, strlen(client)) == -1)
+		return -1;
+	if ((https ? BUF_LIT(out, "\r\nX-Forwarded-Proto: https\r\n") :
+	    BUF_LIT(out, "\r\nX-Forwarded-Proto: http\r\n")) == -1)
+		return -1;
+	if (!keepalive && BUF_LIT(out, "Connection: close\r\n") == -1)
+		return -1;
+	return BUF_LIT(out, "\r\n");
 }
 
 int
@@ -411,11 +449,12 @@ http_parse_response(llhttp_t *parser, const char *raw, size_t len,
     bool head_request, struct http_resp_info *info)
 {
 	struct http_head_ctx	 ctx;
-	struct http_field	 fields[HTTP_RESP_MAX_FIELDS];
+	struct http_field	*fields = info->fields;
 	llhttp_errno_t		 rc;
 
-	memset(&ctx, 0, sizeof(ctx));
 	memset(info, 0, sizeof(*info));
+	info->fields = fields;
+	memset(&ctx, 0, sizeof(ctx));
 	ctx.raw = raw;
 	ctx.fields = fields;
 	ctx.cap = ctx.max = HTTP_RESP_MAX_FIELDS;
@@ -423,6 +462,7 @@ http_parse_response(llhttp_t *parser, const char *raw, size_t len,
 	parser->data = &ctx;
 	rc = llhttp_execute(parser, raw, len);
 	parser->data = NULL;
+	info->nfields = ctx.nfields;
 	if (rc != HPE_OK && rc != HPE_PAUSED)
 		return -1;
 	info->complete = rc == HPE_PAUSED;
@@ -447,52 +487,32 @@ http_build_response_head(struct buf *out, const char *raw, size_t len,
     const struct http_resp_info *info, bool close, bool client_10,
     bool dechunk)
 {
-	struct http_head_ctx	 ctx;
-	struct http_field	 fields[HTTP_RESP_MAX_FIELDS];
-	llhttp_settings_t	 settings;
-	llhttp_t		 parser;
-	const char		*reason, *eol;
+	const struct http_field	*f;
+	const char		*eol;
 	size_t			 i;
+	bool			 has_conn;
 
-	/*
-	 * Re-parse the head for its fields: cheaper to do twice on the rare
-	 * head than to keep a field array per request.
-	 */
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.raw = raw;
-	ctx.fields = fields;
-	ctx.cap = ctx.max = HTTP_RESP_MAX_FIELDS;
-	ctx.head_request = true;
-	llhttp_settings_init(&settings);
-	settings.on_header_field = http_on_field;
-	settings.on_header_value = http_on_value;
-	settings.on_headers_complete = http_on_response_headers;
-	settings.on_message_complete = http_on_message_complete;
-	llhttp_init(&parser, HTTP_RESPONSE, &settings);
-	parser.data = &ctx;
-	(void)llhttp_execute(&parser, raw, len);
-
-	reason = raw + 13;
-	eol = memchr(reason, '\r', len - 13);
-	if (buf_appendf(out, "HTTP/1.1 %u %.*s\r\n", info->status,
-	    eol ? (int)(eol - reason) : 0, reason) == -1)
+	/* The status line as received, but always HTTP/1.1. */
+	eol = memchr(raw, '\r', len);
+	if (eol == NULL || eol - raw < 12 || BUF_LIT(out, "HTTP/1.1") == -1 ||
+	    buf_append(out, raw + 8, (size_t)(eol - raw) - 8) == -1 ||
+	    BUF_LIT(out, "\r\n") == -1)
 		return -1;
-	for (i = 0; i < ctx.nfields; i++) {
-		if (http_is_hop(raw, fields, ctx.nfields, &fields[i]))
+	has_conn = http_has_connection(raw, info->fields, info->nfields);
+	for (i = 0; i < info->nfields; i++) {
+		f = &info->fields[i];
+		if (http_is_hop(raw, info->fields, info->nfields, f, has_conn))
 			continue;
-		if (dechunk && http_name_is(raw, &fields[i],
-		    "transfer-encoding"))
+		if (dechunk && http_name_is(raw, f, "transfer-encoding"))
 			continue;
-		if (buf_appendf(out, "%.*s: %.*s\r\n", (int)fields[i].name_len,
-		    raw + fields[i].name_off, (int)fields[i].value_len,
-		    raw + fields[i].value_off) == -1)
+		if (http_append_field(out, raw, f) == -1)
 			return -1;
 	}
 	if (close)
-		return buf_append(out, "Connection: close\r\n\r\n", 21);
+		return BUF_LIT(out, "Connection: close\r\n\r\n");
 	if (client_10)
-		return buf_append(out, "Connection: keep-alive\r\n\r\n", 26);
-	return buf_append(out, "\r\n", 2);
+		return BUF_LIT(out, "Connection: keep-alive\r\n\r\n");
+	return BUF_LIT(out, "\r\n");
 }
 
 const char *

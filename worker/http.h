@@ -52,23 +52,29 @@ int	http_build_upstream_head(struct buf *out,
 	    const struct http_req_head *h, const char *client, bool https,
 	    const struct cfg_peer *peer, bool keepalive);
 
+/* Most fields accepted in a response head. */
+#define HTTP_RESP_MAX_FIELDS	256
+
 /* What the response head says about framing and keep-alive. */
 struct http_resp_info {
-	unsigned	 status;
-	bool		 interim;	/* 1xx other than 101: skip it */
-	bool		 has_body;
-	bool		 chunked;
-	bool		 until_close;	/* no length: the body ends at EOF */
-	bool		 complete;	/* the message ended with its head */
+	unsigned		 status;
+	bool			 interim;	/* 1xx other than 101: skip it */
+	bool			 has_body;
+	bool			 chunked;
+	bool			 until_close;	/* no length: ends at EOF */
+	bool			 complete;	/* the message ended with its head */
+	struct http_field	*fields;	/* caller's array of */
+	size_t			 nfields;	/* HTTP_RESP_MAX_FIELDS */
 };
 
 /*
  * Parse a response head raw[0, len) with parser (set up with the worker's
- * resp_settings; left ready for the body).  Returns 0, or -1 for a
- * malformed head.  http_build_response_head() then writes the head the
- * client gets: close says the client connection ends after this response,
- * client_10 that the client speaks HTTP/1.0, dechunk that the body goes
- * out without its chunk framing.
+ * resp_settings; left ready for the body) into info, whose fields array
+ * the caller provides.  Returns 0, or -1 for a malformed head.
+ * http_build_response_head() then writes the head the client gets from
+ * the same parse: close says the client connection ends after this
+ * response, client_10 that the client speaks HTTP/1.0, dechunk that the
+ * body goes out without its chunk framing.
  */
 int	http_parse_response(llhttp_t *parser, const char *raw, size_t len,
 	    bool head_request, struct http_resp_info *info);

@@ -367,9 +367,11 @@ proxy_response_head(struct req *r, size_t end)
 {
 	struct conn		*c = r->c;
 	struct worker		*w = c->w;
+	struct http_field	 fields[HTTP_RESP_MAX_FIELDS];
 	struct http_resp_info	 info;
 	bool			 close;
 
+	info.fields = fields;
 	llhttp_init(&r->rparser, HTTP_RESPONSE, &w->resp_settings);
 	if (http_parse_response(&r->rparser, buf_start(&r->up_in), end,
 	    r->head_request, &info) == -1)
