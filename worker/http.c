@@ -133,6 +133,17 @@ http_on_body_dechunk(llhttp_t *p, const char *at, size_t len)
 	return buf_append(&r->c->out, at, len) == -1 ? -1 : 0;
 }
 
+static int
+http_on_request_body(llhttp_t *p, const char *at, size_t len)
+{
+	struct req	*r = p->data;
+
+	(void)at;
+	/* The payload, without chunk framing, is what max_body_size limits. */
+	r->body_bytes += len;
+	return 0;
+}
+
 void
 http_settings_init(struct worker *w)
 {
@@ -143,6 +154,7 @@ http_settings_init(struct worker *w)
 	w->req_settings.on_message_complete = http_on_message_complete;
 
 	llhttp_settings_init(&w->req_body_settings);
+	w->req_body_settings.on_body = http_on_request_body;
 	w->req_body_settings.on_message_complete = http_on_message_complete;
 
 	llhttp_settings_init(&w->resp_settings);
@@ -312,11 +324,12 @@ http_parse_request(llhttp_t *parser, struct http_req_head *h,
 	if (h->url_off != h->method_len + 1 || h->raw[h->url_off +
 	    h->url_len] != ' ' || h->raw[h->url_off + h->url_len + 1] != 'H')
 		return 400;
+	/* Tunnels are not proxied; its authority-form target is not a path. */
+	if (h->method == HTTP_CONNECT)
+		return 501;
 	if (h->raw[h->url_off] != '/' && !(h->url_len == 1 &&
 	    h->raw[h->url_off] == '*' && h->method == HTTP_OPTIONS))
 		return 400;
-	if (h->method == HTTP_CONNECT)
-		return 501;
 	for (i = 0; i < h->nfields; i++) {
 		if (http_name_is(h->raw, &h->fields[i], "host")) {
 			hosts++;

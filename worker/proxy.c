@@ -300,7 +300,6 @@ proxy_pull_body(struct req *r)
 		proxy_answer(r, 400);
 		return 1;
 	}
-	r->body_bytes += used;
 	if (lim->max_body_size > 0 && r->body_bytes > lim->max_body_size) {
 		c->close_after = true;
 		proxy_release_up(r, false);

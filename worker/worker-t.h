@@ -121,7 +121,7 @@ struct req {
 	/* request body from the client */
 	llhttp_t		 parser;
 	bool			 body_done;	/* the whole body was read */
-	uint64_t		 body_bytes;
+	uint64_t		 body_bytes;	/* payload read, framing excluded */
 	struct buf		 replay;	/* body copy kept for a retry */
 	bool			 replayable;
 
