@@ -1,0 +1,348 @@
+/*
+ * health.c: the peer health state machine; see health.h.
+ *
+ * Every mutator first decides whether the state changes, then applies it
+ * to the record and describes it in the event, so the store can write
+ * both in one transaction.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <stdio.h>
+#include <string.h>
+
+#include "health.h"
+
+#define HEALTH_BACKOFF_CAP_MS	(10 * 60 * 1000ULL)
+
+static const char *const health_names[] = {
+	[HEALTH_UP] = "up",
+	[HEALTH_DOWN] = "down",
+	[HEALTH_PROBING] = "probing",
+};
+
+static const char *const admin_names[] = {
+	[ADMIN_NONE] = "enabled",
+	[ADMIN_DRAINING] = "draining",
+	[ADMIN_DISABLED] = "disabled",
+};
+
+#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+
+static uint32_t
+inc32(uint32_t v)
+{
+	return v == UINT32_MAX ? v : v + 1;
+}
+
+static uint64_t
+add64(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* The state shuntctl shows, encoded as in an event's from/to. */
+static uint8_t
+shown(const struct store_peer *p)
+{
+	if (p->admin != ADMIN_NONE)
+		return STORE_EVENT_ADMIN + p->admin;
+	return p->health;
+}
+
+static const char *
+code_name(uint8_t code)
+{
+	if (code >= STORE_EVENT_ADMIN) {
+		code -= STORE_EVENT_ADMIN;
+		return code < NITEMS(admin_names) ? admin_names[code] :
+		    "unknown";
+	}
+	return code < NITEMS(health_names) ? health_names[code] : "unknown";
+}
+
+static void
+event(struct store_event *ev, uint8_t from, uint8_t to,
+    enum failure_kind cause, int32_t pid, uint64_t now_ms, uint32_t streak)
+{
+	if (ev == NULL)
+		return;
+	/* pool, addr and seq are the store's: leave them as they are. */
+	ev->version = STORE_LAYOUT_VERSION;
+	ev->from = from;
+	ev->to = to;
+	ev->cause = (uint8_t)cause;
+	ev->pad0 = 0;
+	ev->pid = pid;
+	ev->consecutive_failures = streak;
+	ev->at_ms = now_ms;
+}
+
+static void
+clear_probe(struct store_peer *p)
+{
+	p->probe_pid = 0;
+	p->probe_started_ms = 0;
+}
+
+void
+health_init(struct store_peer *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->version = STORE_LAYOUT_VERSION;
+	p->health = HEALTH_UP;
+	p->admin = ADMIN_NONE;
+}
+
+/*
+ * A probe is live while it is younger than probe_stale_ms.  Measured as
+ * elapsed time rather than started + stale, which would overflow for a
+ * "never stale" setting; a start in the future (the wall clock stepped
+ * back) is live, so a clock step can delay a probe but never double it.
+ */
+static bool
+probe_live(const struct store_peer *p, const struct health_params *hp,
+    uint64_t now_ms)
+{
+	if (p->probe_pid == 0)
+		return false;
+	if (now_ms < p->probe_started_ms)
+		return true;
+	return now_ms - p->probe_started_ms < hp->probe_stale_ms;
+}
+
+enum health_pick
+health_pick(const struct store_peer *p, const struct health_params *hp,
+    uint64_t now_ms)
+{
+	if (p->admin != ADMIN_NONE)
+		return HEALTH_PICK_NO;
+	switch (p->health) {
+	case HEALTH_UP:
+		return HEALTH_PICK_YES;
+	case HEALTH_DOWN:
+	case HEALTH_PROBING:
+		if (now_ms < p->down_until_ms || probe_live(p, hp, now_ms))
+			return HEALTH_PICK_NO;
+		return HEALTH_PICK_PROBE;
+	default:
+		return HEALTH_PICK_NO;
+	}
+}
+
+const char *
+health_state_name(const struct store_peer *p)
+{
+	return code_name(shown(p));
+}
+
+uint64_t
+health_down_ms(const struct health_params *hp, uint32_t level)
+{
+	uint64_t	 t, cap;
+	uint32_t	 i;
+
+	t = hp->fail_timeout_ms;
+	cap = t > HEALTH_BACKOFF_CAP_MS ? t : HEALTH_BACKOFF_CAP_MS;
+	/* Doubling stops at the cap, so neither the loop nor t can run away. */
+	for (i = 1; i < level && t < cap; i++)
+		t = t > cap / 2 ? cap : t * 2;
+	return t;
+}
+
+bool
+health_on_failure(struct store_peer *p, const struct health_params *hp,
+    enum failure_kind kind, const char *detail, int32_t pid, uint64_t now_ms,
+    struct store_event *ev)
+{
+	uint32_t	 max_fails;
+	uint8_t		 from;
+	bool		 eject;
+	size_t		 n;
+
+	if (!failure_blames_peer(kind))
+		return false;
+
+	/* The config validator enforces >= 1; 0 must not mean "never". */
+	max_fails = hp->max_fails > 0 ? hp->max_fails : 1;
+	from = p->health;
+	switch (p->health) {
+	case HEALTH_UP:
+		eject = inc32(p->consecutive_failures) >= max_fails;
+		break;
+	case HEALTH_PROBING:
+		/*
+		 * The probe failed, or a request older than the ejection did
+		 * while the probe ran: either way the peer just failed, so
+		 * it goes back down rather than waiting on the probe.
+		 */
+		eject = true;
+		break;
+	default:
+		/* Down already: a request in flight before the ejection. */
+		eject = false;
+		break;
+	}
+
+	p->consecutive_failures = inc32(p->consecutive_failures);
+	p->last_kind = (uint8_t)kind;
+	p->last_failure_ms = now_ms;
+	p->last_failure_pid = pid;
+	/* Zero the whole field: the record is written and compared raw. */
+	memset(p->last_failure_detail, 0, sizeof(p->last_failure_detail));
+	if (detail != NULL) {
+		n = strnlen(detail, sizeof(p->last_failure_detail) - 1);
+		memcpy(p->last_failure_detail, detail, n);
+	}
+	if (!eject)
+		return false;
+
+	p->health = HEALTH_DOWN;
+	p->ejections = inc32(p->ejections);
+	p->backoff_level = inc32(p->backoff_level);
+	p->down_until_ms = add64(now_ms, health_down_ms(hp, p->backoff_level));
+	clear_probe(p);
+	p->changed_ms = now_ms;
+	event(ev, from, HEALTH_DOWN, kind, pid, now_ms,
+	    p->consecutive_failures);
+	return true;
+}
+
+bool
+health_success_needs_write(const struct store_peer *p)
+{
+	return p->health != HEALTH_UP || p->consecutive_failures != 0;
+}
+
+/* Up again: what health_on_success() and health_reset() share. */
+static bool
+bring_up(struct store_peer *p, int32_t pid, uint64_t now_ms,
+    struct store_event *ev)
+{
+	uint8_t	 from;
+
+	from = p->health;
+	p->consecutive_failures = 0;
+	if (from == HEALTH_UP)
+		return false;
+	p->health = HEALTH_UP;
+	p->backoff_level = 0;
+	p->down_until_ms = 0;
+	clear_probe(p);
+	p->changed_ms = now_ms;
+	event(ev, from, HEALTH_UP, FAIL_NONE, pid, now_ms, 0);
+	return true;
+}
+
+bool
+health_on_success(struct store_peer *p, int32_t pid, uint64_t now_ms,
+    struct store_event *ev)
+{
+	return bring_up(p, pid, now_ms, ev);
+}
+
+bool
+health_reset(struct store_peer *p, int32_t pid, uint64_t now_ms,
+    struct store_event *ev)
+{
+	bool	 changed;
+
+	changed = bring_up(p, pid, now_ms, ev);
+	/* An up peer never holds these; clear them should a record disagree. */
+	p->backoff_level = 0;
+	p->down_until_ms = 0;
+	clear_probe(p);
+	return changed;
+}
+
+bool
+health_claim_probe(struct store_peer *p, const struct health_params *hp,
+    int32_t pid, uint64_t now_ms, struct store_event *ev)
+{
+	uint8_t	 from;
+
+	/* pid 0 means "no probe": it must never own one. */
+	if (pid <= 0 || health_pick(p, hp, now_ms) != HEALTH_PICK_PROBE)
+		return false;
+	from = p->health;
+	p->health = HEALTH_PROBING;
+	p->probe_pid = pid;
+	p->probe_started_ms = now_ms;
+	p->changed_ms = now_ms;
+	event(ev, from, HEALTH_PROBING, FAIL_NONE, pid, now_ms,
+	    p->consecutive_failures);
+	return true;
+}
+
+bool
+health_release_probe(struct store_peer *p, enum failure_kind kind,
+    int32_t pid, uint64_t now_ms, struct store_event *ev)
+{
+	if (p->health != HEALTH_PROBING || pid <= 0 || p->probe_pid != pid)
+		return false;
+	/* down_until_ms has passed: the next request may claim at once. */
+	p->health = HEALTH_DOWN;
+	clear_probe(p);
+	p->changed_ms = now_ms;
+	event(ev, HEALTH_PROBING, HEALTH_DOWN, kind, pid, now_ms,
+	    p->consecutive_failures);
+	return true;
+}
+
+bool
+health_set_admin(struct store_peer *p, enum admin_state a, int32_t pid,
+    uint64_t now_ms, struct store_event *ev)
+{
+	uint8_t	 from;
+
+	if ((unsigned)a >= NITEMS(admin_names) || p->admin == a)
+		return false;
+	from = shown(p);
+	p->admin = (uint8_t)a;
+	p->changed_ms = now_ms;
+	event(ev, from, shown(p), FAIL_NONE, pid, now_ms,
+	    p->consecutive_failures);
+	return true;
+}
+
+void
+health_add_counters(struct store_peer *p, uint64_t requests,
+    uint64_t failures)
+{
+	p->requests = add64(p->requests, requests);
+	p->failures = add64(p->failures, failures);
+}
+
+bool
+health_event_is_admin(const struct store_event *ev)
+{
+	return ev->from >= STORE_EVENT_ADMIN || ev->to >= STORE_EVENT_ADMIN;
+}
+
+void
+health_event_format(const struct store_event *ev, uint32_t max_fails,
+    char *buf, size_t len)
+{
+	const char	*cause;
+	bool		 admin;
+
+	if (len == 0)
+		return;
+	admin = health_event_is_admin(ev);
+	if (ev->cause != FAIL_NONE)
+		cause = failure_name(ev->cause);
+	else if (admin)
+		cause = "admin";
+	else if (ev->to == HEALTH_PROBING)
+		cause = "probe";
+	else
+		cause = "ok";
+	/* Bounded: the event may come from a record we did not write. */
+	snprintf(buf, len, "peer %.*s/%.*s %s -> %s (%s, %u/%u, %s %d)",
+	    (int)strnlen(ev->pool, sizeof(ev->pool)), ev->pool,
+	    (int)strnlen(ev->addr, sizeof(ev->addr)), ev->addr,
+	    code_name(ev->from), code_name(ev->to), cause,
+	    ev->consecutive_failures, max_fails, admin ? "pid" : "worker",
+	    (int)ev->pid);
+}
