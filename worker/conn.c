@@ -240,15 +240,18 @@ conn_request_done(struct conn *c)
 {
 	struct worker	*w = c->w;
 	struct req	*r = c->req;
-	bool		 keep;
+	bool		 keep, unread;
 
 	keep = !c->close_after && r->head.keepalive && !w->stopping &&
 	    !c->eof;
+	unread = !r->body_done || buf_used(&c->in) > 0;
 	accesslog_write(w, c, r, r->status);
 	c->req = NULL;
 	proxy_free(r);
 	if (!keep) {
-		if (buf_used(&c->in) > 0 || !c->eof)
+		/* Linger only when the client may still be sending: else its
+		 * next bytes would meet a reset that destroys our answer. */
+		if (unread && !c->eof)
 			conn_linger(c);
 		else
 			conn_close(c);

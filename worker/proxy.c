@@ -16,14 +16,15 @@
 #include "conn.h"
 #include "http.h"
 #include "log.h"
+#include "peers.h"
 #include "proxy.h"
 #include "retry.h"
 #include "upstream.h"
 
 /* Largest response head accepted from a peer. */
 #define PROXY_MAX_RESP_HEAD	(64 * 1024)
-/* Bytes read from either side in one go. */
-#define PROXY_CHUNK		(16 * 1024)
+/* Response bytes read in one go: a 16 KiB body and its head in one read. */
+#define PROXY_CHUNK		(32 * 1024)
 
 static int	proxy_next_try(struct req *, bool fresh);
 static int	proxy_fail(struct req *, enum failure_kind, const char *);
@@ -141,8 +142,7 @@ proxy_next_try(struct req *r, bool fresh)
 
 	if (fresh) {
 		bp = r->pool->peers[r->tries[r->ntries - 1].peer->index].bal;
-	} else if ((bp = bal_select(&r->pool->bal, r->tried, NULL,
-	    NULL)) == NULL) {
+	} else if ((bp = peers_select(r)) == NULL) {
 		/* Rule 5: no try could be made at all is 503. */
 		if (r->ntries == 0) {
 			proxy_answer(r, 503);
@@ -219,6 +219,7 @@ proxy_fail(struct req *r, enum failure_kind kind, const char *doing)
 	t->outcome = kind;
 	t->ms = loop_now_ms(w->loop) - t->start_ms;
 	proxy_release_up(r, false);
+	peers_report(r, t, doing);
 	if (failure_blames_peer(kind))
 		log_warnx("upstream %s/%s: %s while %s, client %s, request "
 		    "\"%.*s %.*s\", try %zu/%llu", pool->name,
@@ -542,6 +543,7 @@ proxy_success(struct req *r)
 
 	t->outcome = FAIL_NONE;
 	t->ms = loop_now_ms(r->c->w->loop) - t->start_ms;
+	peers_report(r, t, "");
 	/* An early answer leaves the rest of the body unsent: not reusable. */
 	proxy_release_up(r, r->up_reusable && r->up_sent_all &&
 	    r->pool->cfg->keepalive.max_idle > 0);
@@ -653,11 +655,14 @@ proxy_upstream_timeout(struct upstream *up)
 void
 proxy_abort(struct req *r)
 {
+	struct req_try	*t;
+
 	if (r->up != NULL) {
-		r->tries[r->ntries - 1].outcome = FAIL_CLIENT_ABORT;
-		r->tries[r->ntries - 1].ms = loop_now_ms(r->c->w->loop) -
-		    r->tries[r->ntries - 1].start_ms;
+		t = &r->tries[r->ntries - 1];
+		t->outcome = FAIL_CLIENT_ABORT;
+		t->ms = loop_now_ms(r->c->w->loop) - t->start_ms;
 		proxy_release_up(r, false);
+		peers_report(r, t, "the client went away");
 	}
 }
 
