@@ -15,6 +15,7 @@
 #include "cfg.h"
 #include "listen.h"
 #include "log.h"
+#include "state.h"
 #include "pidfile.h"
 #include "proc.h"
 #include "sig.h"
@@ -119,6 +120,11 @@ serve(const struct shunt_config *cfg, const char *pidfile)
 	    sizeof(err))) == NULL) {
 		fprintf(stderr, "shunt: %s\n", err);
 		return 1;
+	}
+	/* Before any fork: the master must not hold the store across it. */
+	if (state_publish(cfg, 1, err, sizeof(err)) == -1) {
+		fprintf(stderr, "shunt: %s\n", err);
+		goto done;
 	}
 	if (cfg->log.error != NULL && log_open(cfg->log.error) == -1) {
 		fprintf(stderr, "shunt: cannot open error log %s: %s\n",

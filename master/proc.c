@@ -19,6 +19,7 @@
 
 #include "listen.h"
 #include "log.h"
+#include "state.h"
 #include "proc.h"
 #include "sig.h"
 #include "worker.h"
@@ -80,6 +81,19 @@ proc_nrunning(const struct proc_master *m)
 		if (m->workers[i].pid != -1)
 			n++;
 	return n;
+}
+
+/* After workers came or went: their pids, and the readers they left. */
+static void
+proc_state(struct proc_master *m)
+{
+	int32_t		 pids[256];
+	unsigned	 i, n = m->nworkers < 256 ? m->nworkers : 256;
+
+	for (i = 0; i < n; i++)
+		pids[i] = m->workers[i].pid == -1 ? 0 :
+		    (int32_t)m->workers[i].pid;
+	state_workers(m->cfg, pids, n);
 }
 
 static void
@@ -202,6 +216,16 @@ proc_reap(struct proc_master *m)
 }
 
 static void
+proc_reap_and_record(struct proc_master *m)
+{
+	unsigned	 before = proc_nrunning(m);
+
+	proc_reap(m);
+	if (proc_nrunning(m) != before)
+		proc_state(m);
+}
+
+static void
 proc_respawn_due(struct proc_master *m, uint64_t now)
 {
 	struct proc_worker	*w;
@@ -211,7 +235,9 @@ proc_respawn_due(struct proc_master *m, uint64_t now)
 		w = &m->workers[i];
 		if (!w->respawn || w->respawn_ms > now)
 			continue;
-		if (proc_spawn(m, w) == -1) {
+		if (proc_spawn(m, w) == 0) {
+			proc_state(m);
+		} else {
 			proc_backoff(w, now);
 			log_warn("cannot fork a worker for slot %u; retrying "
 			    "in %llus", w->slot,
@@ -341,6 +367,7 @@ proc_start(struct proc_master *m)
 		memcpy(pids + sizeof(pids) - 4, "...", 4);
 	log_info("shunt %s started, %u workers (pids %s)", PACKAGE_VERSION,
 	    m->nworkers, pids);
+	proc_state(m);
 	return 0;
 }
 
@@ -374,7 +401,7 @@ proc_run(const struct shunt_config *cfg, struct listen_set *ls)
 		sig_take(&ev);
 		now = proc_now_ms();
 		if (ev.child)
-			proc_reap(&m);
+			proc_reap_and_record(&m);
 		if (ev.reload)
 			log_warnx("reload is not implemented yet; ignoring");
 		if (ev.reopen)

@@ -20,6 +20,8 @@
 #include "balance.h"
 #include "cfg-t.h"
 #include "failure.h"
+#include "health.h"
+#include "store-t.h"
 #include "io.h"
 #include "loop.h"
 
@@ -86,12 +88,17 @@ struct wpeer {
 	const struct cfg_peer	*cfg;
 	struct upstream		*idle;		/* most recently parked first */
 	size_t			 nidle;
+	struct store_peer	 rec;		/* as read at the last selection */
+	enum health_pick	 pick;
+	uint64_t		 pending_requests;	/* not yet in the store */
+	uint64_t		 pending_failures;
 };
 
 struct wpool {
 	struct bal_pool		 bal;
 	const struct cfg_pool	*cfg;
 	struct wpeer		*peers;
+	struct health_params	 params;
 };
 
 /* One try of a request against one peer (DESIGN.md §4). */
@@ -133,6 +140,7 @@ struct req {
 	struct upstream		*up;
 	bool			*tried;		/* by peer index */
 	struct req_try		*tries;
+	bool			 probe;		/* the current try is the probe */
 	size_t			 ntries, tries_cap;
 	size_t			 counted_tries;	/* stale resends excluded */
 
@@ -204,6 +212,8 @@ struct worker {
 	int			 access_fd;	/* -1: no access log */
 	bool			 stopping;
 	struct loop_timer	 stop_timer;
+	struct store		*store;		/* NULL: health not shared */
+	struct loop_timer	 flush_timer;	/* counters to the store */
 	llhttp_settings_t	 req_settings;		/* head: fields */
 	llhttp_settings_t	 req_body_settings;	/* body: framing only */
 	llhttp_settings_t	 resp_settings;

@@ -19,6 +19,7 @@
 #include "conn.h"
 #include "http.h"
 #include "log.h"
+#include "peers.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -190,6 +191,7 @@ worker_pools_init(struct worker *w)
 		p->cfg = &cfg->pools[i];
 		if (bal_pool_init(&p->bal, p->cfg) == -1)
 			return -1;
+		peers_params(p->cfg, &p->params);
 		if ((p->peers = calloc(p->cfg->npeers,
 		    sizeof(*p->peers))) == NULL)
 			return -1;
@@ -209,6 +211,7 @@ worker_free(struct worker *w)
 	while (w->conns != NULL)
 		conn_close(w->conns);
 	up_close_idle(w);
+	peers_close(w);
 	for (i = 0; w->pools != NULL && i < w->npools; i++) {
 		bal_pool_free(&w->pools[i].bal);
 		free(w->pools[i].peers);
@@ -268,6 +271,8 @@ worker_main(const struct shunt_config *cfg, const int *listen_fds,
 	}
 	http_settings_init(&w);
 	(void)accesslog_open(&w);
+	/* After fork, as every LMDB environment must be (DEPENDENCIES.md). */
+	(void)peers_open(&w);
 
 	w.nlisteners = cfg->nlisteners;
 	if ((w.listeners = calloc(cfg->nlisteners,

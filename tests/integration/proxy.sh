@@ -14,6 +14,7 @@ PORT4=$(free_port)
 cat > "$TEST_TMP/shunt.json" <<JSON
 {
   "workers": 1,
+  "state_dir": "state",
   "log": { "access": "access.log", "error": "error.log" },
   "listeners": [
     { "listen": "127.0.0.1:$PORT", "pool": "web",
@@ -123,6 +124,7 @@ stop_shunt
 cat > "$TEST_TMP/four.json" <<JSON
 {
   "workers": 4,
+  "state_dir": "state4",
   "log": { "access": "four.log" },
   "listeners": [ { "listen": "127.0.0.1:$PORT4", "pool": "web" } ],
   "pools": { "web": { "peers": [ { "address": "127.0.0.1:$P1" } ] } }

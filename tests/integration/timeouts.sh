@@ -10,38 +10,7 @@ start_backend b1 && P1=$BACKEND_PORT
 start_backend b2 && P2=$BACKEND_PORT
 PORT=$(free_port)
 
-# A peer that never completes a handshake: a listener with backlog 0 that
-# never accepts, its accept queue filled by connections of its own, so the
-# kernel drops every further SYN.
-BLACKHOLE=""
-if command -v python3 >/dev/null 2>&1; then
-	python3 -c '
-import socket, sys, time
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen(0)
-port = s.getsockname()[1]
-fill = []
-for i in range(3):
-    c = socket.socket()
-    c.setblocking(False)
-    c.connect_ex(("127.0.0.1", port))
-    fill.append(c)
-time.sleep(0.2)
-with open(sys.argv[1] + ".tmp", "w") as f:
-    f.write("%d\n" % port)
-import os
-os.rename(sys.argv[1] + ".tmp", sys.argv[1])
-time.sleep(120)
-' "$TEST_TMP/blackhole.port" &
-	test_pids="$test_pids $!"
-	if wait_for "$TEST_TMP/blackhole.port"; then
-		bh=$(cat "$TEST_TMP/blackhole.port")
-		# It qualifies only if a connect to it really hangs.
-		timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$bh" 2>/dev/null
-		[ $? -eq 124 ] && BLACKHOLE=$bh
-	fi
-fi
+start_blackhole
 # The config needs an address even when there is no blackhole.
 BH_ADDR=127.0.0.1:${BLACKHOLE:-$(free_port)}
 
