@@ -176,7 +176,7 @@ conn_close(struct conn *c)
 		proxy_free(r);
 	}
 	loop_timer_cancel(w->loop, &c->timer);
-	(void)loop_del(w->loop, c->io.fd);
+	(void)loop_forget(w->loop, c->io.fd);
 	io_close(&c->io);
 	buf_free(&c->in);
 	buf_free(&c->out);

@@ -283,6 +283,20 @@ loop_del(struct loop *loop, int fd)
 	return 0;
 }
 
+int
+loop_forget(struct loop *loop, int fd)
+{
+	struct loop_io	*io;
+
+	if ((io = loop_io_find(loop, fd)) == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	/* close() takes fd out of the epoll set: spare the syscall. */
+	memset(io, 0, sizeof(*io));
+	return 0;
+}
+
 void
 loop_timer_init(struct loop_timer *timer, loop_timer_cb *cb, void *arg)
 {

@@ -84,6 +84,14 @@ typedef void loop_io_cb(struct loop *loop, int fd, unsigned revents,
     void *arg);
 
 /**
+ * Forget fd like loop_del(), without the epoll_ctl() call, for a caller
+ * that closes fd right after: closing the last descriptor of a file
+ * removes it from the epoll set.  Never use it on a descriptor that was
+ * dup()ed or inherited, whose file stays open.  0, or -1 with ENOENT.
+ */
+int	loop_forget(struct loop *loop, int fd);
+
+/**
  * Called when a timer expires.
  *
  * @param[in] loop	the loop the timer was armed on.

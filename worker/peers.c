@@ -26,6 +26,7 @@
 #include "log.h"
 #include "peers.h"
 #include "store.h"
+#include "upstream.h"
 
 /* Counters reach the store at least this often (DESIGN.md §5). */
 #define PEERS_FLUSH_MS	1000
@@ -39,12 +40,51 @@ peers_wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* An operator's "disable" also empties the peer's keep-alive list. */
+static void
+peers_drop_disabled(struct wpeer *wp)
+{
+	if (wp->rec.admin != ADMIN_DISABLED || wp->idle == NULL)
+		return;
+	log_info("peer %s/%s is disabled: closing %zu idle connections",
+	    wp->cfg->pool->name, wp->cfg->addr.text, wp->nidle);
+	while (wp->idle != NULL)
+		up_close(wp->idle);
+}
+
+/*
+ * A worker with no traffic for a pool never selects in it: look at the
+ * peers that still have idle connections once a second.
+ */
+static void
+peers_check_idle(struct worker *w)
+{
+	struct wpeer	*wp;
+	size_t		 i, j;
+
+	if (store_read_begin(w->store) != 0)
+		return;
+	for (i = 0; i < w->npools; i++)
+		for (j = 0; j < w->pools[i].cfg->npeers; j++) {
+			wp = &w->pools[i].peers[j];
+			if (wp->idle != NULL && store_peer_get(w->store,
+			    w->pools[i].cfg->name, wp->cfg->addr.text,
+			    &wp->rec) != 0)
+				health_init(&wp->rec);
+		}
+	store_read_end(w->store);
+	for (i = 0; i < w->npools; i++)
+		for (j = 0; j < w->pools[i].cfg->npeers; j++)
+			peers_drop_disabled(&w->pools[i].peers[j]);
+}
+
 static void
 peers_on_flush(struct loop *loop, struct loop_timer *t, void *arg)
 {
 	struct worker	*w = arg;
 
 	peers_flush(w);
+	peers_check_idle(w);
 	(void)loop_timer_set(loop, t, PEERS_FLUSH_MS);
 }
 
@@ -142,6 +182,8 @@ peers_select(struct req *r)
 		wp->pick = health_pick(&wp->rec, &p->params, now);
 	}
 	store_read_end(w->store);
+	for (i = 0; i < pool->npeers; i++)
+		peers_drop_disabled(&p->peers[i]);
 
 	/*
 	 * A down peer whose fail_timeout passed gets exactly one request

@@ -140,7 +140,7 @@ up_close(struct upstream *up)
 	if (up->state == UP_IDLE)
 		up_unlink_idle(up);
 	loop_timer_cancel(up->w->loop, &up->timer);
-	(void)loop_del(up->w->loop, up->io.fd);
+	(void)loop_forget(up->w->loop, up->io.fd);
 	io_close(&up->io);
 	free(up);
 }

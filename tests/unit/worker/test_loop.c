@@ -334,6 +334,28 @@ test_socketpair_half_close(void)
 }
 
 static void
+test_forget_then_close(void)
+{
+	struct loop	*loop;
+	struct io_rec	 r = { 0 };
+	int		 sv[2];
+
+	loop = loop_new(8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(loop);
+	make_socketpair(sv);
+	CU_ASSERT_EQUAL(loop_add(loop, sv[0], LOOP_READ, io_count, &r), 0);
+	CU_ASSERT_EQUAL(write(sv[1], "x", 1), 1);
+	/* Forgotten and closed: no callback, and the fd can be added anew. */
+	CU_ASSERT_EQUAL(loop_forget(loop, sv[0]), 0);
+	CU_ASSERT_EQUAL(loop_forget(loop, sv[0]), -1);
+	close(sv[0]);
+	CU_ASSERT_EQUAL(loop_once(loop, 0), 0);
+	CU_ASSERT_EQUAL(r.calls, 0);
+	close(sv[1]);
+	loop_free(loop);
+}
+
+static void
 test_pipe(void)
 {
 	struct loop	*loop;
@@ -1193,6 +1215,7 @@ main(void)
 		{ "socketpair add/mod/del", test_socketpair_add_mod_del },
 		{ "socketpair EOF", test_socketpair_eof },
 		{ "socketpair half-close", test_socketpair_half_close },
+		{ "forget, then close", test_forget_then_close },
 		{ "pipe read/write/EOF", test_pipe },
 		{ "pipe with reader gone", test_pipe_broken },
 		{ "edge-triggered", test_edge },
