@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "cfg.h"
+#include "ctl.h"
 
 #ifndef SHUNT_CONFIG_FILE
 #define SHUNT_CONFIG_FILE "/etc/shunt/shunt.json"
@@ -32,19 +33,22 @@ struct ctl_command {
 	const char	*name;
 	int		 min_args, max_args;
 	const char	*args;
-	bool		 names_peer;	/* POOL ADDR */
+	int		 (*run)(const struct ctl_args *);
 };
 
 static const struct ctl_command ctl_commands[] = {
-	{ "status", 0, 1, "[POOL]", false },
-	{ "drain", 2, 2, "POOL ADDR", true },
-	{ "enable", 2, 2, "POOL ADDR", true },
-	{ "disable", 2, 2, "POOL ADDR", true },
-	{ "reset", 2, 2, "POOL ADDR", true },
-	{ "metrics", 0, 0, "", false },
-	{ "events", 0, 0, "[-n N]", false },
-	{ NULL, 0, 0, NULL, false }
+	{ "status", 0, 1, "[POOL] [--pretty | --table]", ctl_status },
+	{ "drain", 2, 2, "POOL ADDR", ctl_drain },
+	{ "enable", 2, 2, "POOL ADDR", ctl_enable },
+	{ "disable", 2, 2, "POOL ADDR", ctl_disable },
+	{ "reset", 2, 2, "POOL ADDR", ctl_reset },
+	{ "metrics", 0, 0, "", ctl_metrics },
+	{ "events", 0, 0, "[-n N]", ctl_events },
+	{ NULL, 0, 0, NULL, NULL }
 };
+
+/* The latest events shown without -n. */
+#define CTL_EVENTS_DEFAULT	20
 
 static void
 ctl_usage(FILE *out)
@@ -92,10 +96,12 @@ main(int argc, char *argv[])
 	struct shunt_config		*cfg = NULL;
 	struct cfg_error		 err;
 	struct stat			 st;
+	struct ctl_args			 a;
 	const char			*file = SHUNT_CONFIG_FILE, *dir = NULL;
+	const char			*pos[2];
 	char				 msg[CFG_ERR_MSG_MAX + 512];
 	char				 store[PATH_MAX];
-	int				 ch, nargs, rc = 1;
+	int				 ch, i, nargs, rc = 1;
 	bool				 file_given = false;
 
 	while ((ch = getopt(argc, argv, "+c:S:h")) != -1) {
@@ -132,17 +138,47 @@ main(int argc, char *argv[])
 		ctl_usage(stderr);
 		return 2;
 	}
+	memset(&a, 0, sizeof(a));
+	a.events_n = CTL_EVENTS_DEFAULT;
 	nargs = argc - optind - 1;
 	if (strcmp(cmd->name, "events") == 0 && nargs == 2 &&
 	    strcmp(argv[optind + 1], "-n") == 0 &&
 	    strspn(argv[optind + 2], "0123456789") ==
-	    strlen(argv[optind + 2]) && argv[optind + 2][0] != '\0')
+	    strlen(argv[optind + 2]) && argv[optind + 2][0] != '\0') {
+		errno = 0;
+		a.events_n = strtoull(argv[optind + 2], NULL, 10);
+		if (errno == ERANGE)
+			a.events_n = SIZE_MAX;
 		nargs = 0;
+	}
+	/* status's options may come before or after POOL. */
+	if (strcmp(cmd->name, "status") == 0) {
+		nargs = 0;
+		for (i = optind + 1; i < argc; i++) {
+			if (strcmp(argv[i], "--pretty") == 0)
+				a.pretty = true;
+			else if (strcmp(argv[i], "--table") == 0)
+				a.table = true;
+			else if (argv[i][0] == '-' || nargs == cmd->max_args) {
+				nargs = -1;
+				break;
+			} else
+				pos[nargs++] = argv[i];
+		}
+		if (a.pretty && a.table)
+			nargs = -1;
+	} else
+		for (i = 0; i < nargs && i < 2; i++)
+			pos[i] = argv[optind + 1 + i];
 	if (nargs < cmd->min_args || nargs > cmd->max_args) {
 		fprintf(stderr, "usage: shuntctl %s %s\n", cmd->name,
 		    cmd->args);
 		return 2;
 	}
+	if (nargs >= 1)
+		a.pool = pos[0];
+	if (nargs == 2)
+		a.addr = pos[1];
 
 	if (dir == NULL) {
 		if ((cfg = cfg_load(file, &err)) == NULL) {
@@ -151,9 +187,7 @@ main(int argc, char *argv[])
 			return 1;
 		}
 		dir = cfg->state_dir;
-		if ((cmd->names_peer || nargs == 1) && ctl_check_names(cfg,
-		    argv[optind + 1], cmd->names_peer ? argv[optind + 2] :
-		    NULL) == -1)
+		if (a.pool != NULL && ctl_check_names(cfg, a.pool, a.addr) == -1)
 			goto out;
 	}
 	snprintf(store, sizeof(store), "%s/%s", dir, CTL_STORE_FILE);
@@ -162,9 +196,14 @@ main(int argc, char *argv[])
 		    strerror(errno));
 		goto out;
 	}
-	/* The store's records are read here once shm/ defines them. */
-	fprintf(stderr, "shuntctl: %s: this build cannot read the health "
-	    "store yet\n", store);
+	a.dir = dir;
+	a.store = store;
+	rc = cmd->run(&a);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "shuntctl: cannot write to stdout: %s\n",
+		    strerror(errno));
+		rc = 1;
+	}
 out:
 	cfg_free(cfg);
 	return rc;
