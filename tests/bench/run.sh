@@ -8,7 +8,8 @@
 # Environment overrides: BENCH_SECONDS (per run, 5), BENCH_ROUNDS (3),
 # BENCH_WRK_THREADS (2), BENCH_WRK_CONNS (50), BENCH_BACKEND_THREADS (1),
 # BENCH_IDLE_CONNS (10000), BENCH_PROXIES ("shunt nginx haproxy"),
-# BENCH_KEEP=1 (keep the temp dir), BENCH_OUT=FILE (also write the table).
+# BENCH_KEEP=1 (keep the temp dir), BENCH_OUT=FILE (also write the table),
+# BENCH_FAILOVER=0 (skip the failover scenario, tests/bench/failover.sh).
 #
 # It reports; it never fails on a missed target.  Exit 1 only when something
 # broke (a process did not start, wrk produced no result).
@@ -552,4 +553,12 @@ for f in nginx/error.log haproxy.err backend.err; do
 		tail -n 5 "$TMP/$f" | sed 's/^/  /'
 	fi
 done
+
+# --- failover: a peer dies under load (BENCH_FAILOVER=0 skips it) ------------
+if [ "${BENCH_FAILOVER:-1}" != 0 ]; then
+	cleanup
+	trap - EXIT
+	echo
+	bash "$BENCH_DIR/failover.sh" || exit 1
+fi
 exit 0
