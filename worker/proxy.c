@@ -585,6 +585,20 @@ proxy_run(struct req *r)
 			if (r->up != up)
 				progress = 1;
 		}
+		/*
+		 * A client that hangs up while we wait for the peer is gone:
+		 * end the try (logged as 499, as nginx does) rather than hold
+		 * the peer until read_timeout.  Bytes it pipelined meanwhile
+		 * are kept, up to a bound.
+		 */
+		if (r->phase == REQ_UPSTREAM && r->body_done && !r->resp_done &&
+		    c->readable && buf_used(&c->in) < PROXY_CHUNK) {
+			if ((rc = conn_fill(c)) == -1) {
+				conn_close(c);
+				return;
+			}
+			progress |= rc;
+		}
 		if (buf_used(&c->out) > 0 && c->writable) {
 			if (conn_flush(c) == -1) {
 				if (r->up != NULL)

@@ -110,5 +110,20 @@ fi
 check "the worker is alive and answers" \
     test "$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' "$URL/")" = 200
 
+# --- a client that gives up while the peer is silent -------------------------
+# read_timeout is 60s here: only noticing the client's close ends the try.
+curl -s -m 1 -o /dev/null "$URL/hang"
+for i in $(seq 100); do
+	grep -q '"GET /hang HTTP/1.1" 499 ' "$TEST_TMP/access.log" && break
+	sleep 0.05
+done
+line=$(grep '"GET /hang HTTP/1.1"' "$TEST_TMP/access.log" | tail -n 1)
+case $line in
+*'" 499 '*'(client_abort,'*) ok "a client that hangs up ends the try: 499, client_abort" ;;
+*) not_ok "a client that hangs up ends the try: 499, client_abort"; echo "#   $line" ;;
+esac
+check "the peer is not blamed for it" \
+    bash -c "! grep -q 'peer web/.* up -> down' '$TEST_TMP/error.log'"
+
 stop_shunt
 done_testing
