@@ -10,14 +10,66 @@
 
 #include "buf.h"
 
+/*
+ * Storage of released buffers, kept by size class for the next request:
+ * a connection returns its buffers whenever it goes idle, and malloc and
+ * free of 4-64 KiB blocks on every request cost more than the parsing.
+ * Per process (each worker has its own after fork); bounded, so an idle
+ * worker holds at most BUF_CACHE_SLOTS blocks of each size.
+ */
+#define BUF_CLASSES	5
+#define BUF_CACHE_SLOTS	32
+
+static const size_t buf_class_size[BUF_CLASSES] = {
+	4096, 8192, 16384, 32768, 65536
+};
+
+static struct {
+	char	*blocks[BUF_CLASSES][BUF_CACHE_SLOTS];
+	size_t	 n[BUF_CLASSES];
+} buf_cache;
+
+static int
+buf_class(size_t cap)
+{
+	int	 c;
+
+	for (c = 0; c < BUF_CLASSES; c++)
+		if (buf_class_size[c] == cap)
+			return c;
+	return -1;
+}
+
+/* First storage for an empty buffer: the smallest class that fits. */
+static int
+buf_take(struct buf *b, size_t want)
+{
+	int	 c;
+
+	for (c = 0; c < BUF_CLASSES && buf_class_size[c] < want; c++)
+		;
+	if (c == BUF_CLASSES)
+		return 1;
+	if (buf_cache.n[c] > 0)
+		b->data = buf_cache.blocks[c][--buf_cache.n[c]];
+	else if ((b->data = malloc(buf_class_size[c])) == NULL)
+		return -1;
+	b->cap = buf_class_size[c];
+	b->off = b->len = 0;
+	return 0;
+}
+
 int
 buf_reserve(struct buf *b, size_t want)
 {
 	size_t	 cap;
 	char	*p;
+	int	 rc;
 
 	if (b->cap - b->len >= want)
 		return 0;
+	if (b->data == NULL && (rc = buf_take(b, want)) <= 0)
+		return rc;
 	/* Reclaim consumed space before growing. */
 	if (b->off > 0 && b->cap - buf_used(b) >= want) {
 		buf_compact(b);
@@ -97,7 +149,13 @@ buf_compact(struct buf *b)
 void
 buf_free(struct buf *b)
 {
-	free(b->data);
+	int	 c;
+
+	if (b->data != NULL && (c = buf_class(b->cap)) != -1 &&
+	    buf_cache.n[c] < BUF_CACHE_SLOTS)
+		buf_cache.blocks[c][buf_cache.n[c]++] = b->data;
+	else
+		free(b->data);
 	b->data = NULL;
 	b->off = b->len = b->cap = 0;
 }

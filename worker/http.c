@@ -25,11 +25,13 @@ struct http_head_ctx {
 int
 http_head_end(const char *p, size_t len, size_t *scan, size_t *end)
 {
-	size_t	 i;
+	const char	*nl;
+	size_t		 i = *scan;
 
-	for (i = *scan; i < len; i++) {
-		if (p[i] != '\n')
-			continue;
+	/* memchr finds line ends many bytes at a time; heads are scanned on
+	 * every request, both ways. */
+	while (i < len && (nl = memchr(p + i, '\n', len - i)) != NULL) {
+		i = (size_t)(nl - p);
 		if (i == 0 || p[i - 1] != '\r')
 			return HTTP_HEAD_BAD;
 		/* "\r\n\r\n": the blank line that ends the head */
@@ -39,12 +41,13 @@ http_head_end(const char *p, size_t len, size_t *scan, size_t *end)
 		}
 		/* A line starting with SP or HTAB continues the previous
 		 * one (obs-fold): RFC 9112 lets a proxy reject it. */
-		if (i + 1 < len && (p[i + 1] == ' ' || p[i + 1] == '\t') &&
-		    i >= 1)
+		if (i + 1 < len && (p[i + 1] == ' ' || p[i + 1] == '\t'))
 			return HTTP_HEAD_BAD;
+		i++;
 	}
-	/* Resume before a possibly split "\r\n\r\n". */
-	*scan = len;
+	/* A line end as the last byte is looked at again with the byte
+	 * after it, which the obs-fold check needs. */
+	*scan = len > 0 && p[len - 1] == '\n' ? len - 1 : len;
 	return HTTP_HEAD_MORE;
 }
 
@@ -202,9 +205,12 @@ http_list_has(const char *v, size_t len, const char *token)
 	return false;
 }
 
-static const char *const http_hop_by_hop[] = {
-	"connection", "keep-alive", "proxy-connection", "te", "trailer",
-	"upgrade", NULL
+static const struct {
+	const char	*name;
+	uint32_t	 len;
+} http_hop_by_hop[] = {
+	{ "connection", 10 }, { "keep-alive", 10 }, { "proxy-connection", 16 },
+	{ "te", 2 }, { "trailer", 7 }, { "upgrade", 7 },
 };
 
 /*
@@ -220,9 +226,11 @@ http_is_hop(const char *raw, const struct http_field *fields, size_t n,
 	size_t	 i;
 	char	 name[64];
 
-	for (i = 0; http_hop_by_hop[i] != NULL; i++)
-		if (f->name_len == strlen(http_hop_by_hop[i]) &&
-		    http_name_is(raw, f, http_hop_by_hop[i]))
+	for (i = 0; i < sizeof(http_hop_by_hop) / sizeof(http_hop_by_hop[0]);
+	    i++)
+		if (f->name_len == http_hop_by_hop[i].len &&
+		    strncasecmp(raw + f->name_off, http_hop_by_hop[i].name,
+		    f->name_len) == 0)
 			return true;
 	if (!has_connection || f->name_len >= sizeof(name))
 		return false;
