@@ -699,6 +699,17 @@ fail:
 	return rc;
 }
 
+uint64_t
+store_version(struct store *s)
+{
+	MDB_envinfo	 info;
+
+	/* The meta page, read without a transaction: no lock, no syscall. */
+	if (mdb_env_info(s->env, &info) != 0)
+		return 0;
+	return (uint64_t)info.me_last_txnid;
+}
+
 int
 store_read_begin(struct store *s)
 {

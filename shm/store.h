@@ -227,6 +227,15 @@ int	 store_set_workers(struct store *s, const int32_t *pids, unsigned n);
  * LMDB code.  store_read_end() without an active transaction does
  * nothing.
  */
+/*
+ * The id of the store's last committed write transaction: it changes on
+ * every write, so a reader that saw the same id may keep what it read.
+ * Read it before store_read_begin() (a write in between then only causes
+ * one needless re-read).  Cheap: no transaction, no lock, no syscall.
+ * 0 when it cannot be read (read again then).
+ */
+uint64_t store_version(struct store *s);
+
 int	 store_read_begin(struct store *s);
 int	 store_peer_get(struct store *s, const char *pool, const char *addr,
 	    struct store_peer *out);

@@ -160,7 +160,7 @@ peers_select(struct req *r)
 	const struct cfg_pool	*pool = p->cfg;
 	struct store_event	 ev;
 	struct wpeer		*wp;
-	uint64_t		 now;
+	uint64_t		 now, version;
 	size_t			 i;
 	bool			 won;
 	int			 rc;
@@ -168,22 +168,32 @@ peers_select(struct req *r)
 	if (w->store == NULL)
 		return bal_select(&p->bal, r->tried, NULL, NULL);
 	now = peers_wall_ms();
-	if ((rc = store_read_begin(w->store)) != 0) {
-		log_warnx("health store read: %s", store_strerror(rc));
-		return bal_select(&p->bal, r->tried, NULL, NULL);
-	}
-	for (i = 0; i < pool->npeers; i++) {
-		wp = &p->peers[i];
-		if (store_peer_get(w->store, pool->name, wp->cfg->addr.text,
-		    &wp->rec) != 0) {
-			/* Not published (yet): assume up rather than fail. */
-			health_init(&wp->rec);
+	/*
+	 * Health changes only by a store write: while no write happened the
+	 * records read last time are current, and only the clock (a
+	 * down_until passing) is looked at again.
+	 */
+	version = store_version(w->store);
+	if (version == 0 || version != p->seen_version) {
+		if ((rc = store_read_begin(w->store)) != 0) {
+			log_warnx("health store read: %s", store_strerror(rc));
+			return bal_select(&p->bal, r->tried, NULL, NULL);
 		}
-		wp->pick = health_pick(&wp->rec, &p->params, now);
+		for (i = 0; i < pool->npeers; i++) {
+			wp = &p->peers[i];
+			/* Not published (yet): assume up rather than fail. */
+			if (store_peer_get(w->store, pool->name,
+			    wp->cfg->addr.text, &wp->rec) != 0)
+				health_init(&wp->rec);
+		}
+		store_read_end(w->store);
+		p->seen_version = version;
+		for (i = 0; i < pool->npeers; i++)
+			peers_drop_disabled(&p->peers[i]);
 	}
-	store_read_end(w->store);
 	for (i = 0; i < pool->npeers; i++)
-		peers_drop_disabled(&p->peers[i]);
+		p->peers[i].pick = health_pick(&p->peers[i].rec, &p->params,
+		    now);
 
 	/*
 	 * A down peer whose fail_timeout passed gets exactly one request

@@ -90,9 +90,16 @@ proxy_start(struct req *r)
 	r->replayable = true;
 	r->parser.settings = &w->req_body_settings;
 	r->parser.data = r;
+	/* The common pool fits the arrays inside the request: no allocation. */
 	r->tries_cap = pool->retry.tries + 2;
-	r->tries = calloc(r->tries_cap, sizeof(*r->tries));
-	r->tried = calloc(pool->npeers, sizeof(*r->tried));
+	if (r->tries_cap <= sizeof(r->tries_inline) / sizeof(r->tries_inline[0]))
+		r->tries = r->tries_inline;
+	else
+		r->tries = calloc(r->tries_cap, sizeof(*r->tries));
+	if (pool->npeers <= sizeof(r->tried_inline))
+		r->tried = r->tried_inline;
+	else
+		r->tried = calloc(pool->npeers, sizeof(*r->tried));
 	if (r->tries == NULL || r->tried == NULL ||
 	    http_build_upstream_head(&r->up_head, &r->head, c->client,
 	    c->lst->tls != NULL, &pool->peers[0], pool->keepalive.max_idle >
@@ -154,11 +161,15 @@ proxy_next_try(struct req *r, bool fresh)
 	}
 	wp = &r->pool->peers[bp->cfg->index];
 	if (r->ntries == r->tries_cap) {
-		grown = realloc(r->tries, 2 * r->tries_cap * sizeof(*grown));
+		grown = r->tries == r->tries_inline ? malloc(2 * r->tries_cap *
+		    sizeof(*grown)) : realloc(r->tries, 2 * r->tries_cap *
+		    sizeof(*grown));
 		if (grown == NULL) {
 			proxy_answer(r, 500);
 			return 0;
 		}
+		if (r->tries == r->tries_inline)
+			memcpy(grown, r->tries_inline, sizeof(r->tries_inline));
 		r->tries = grown;
 		r->tries_cap *= 2;
 	}
@@ -689,7 +700,9 @@ proxy_free(struct req *r)
 	buf_free(&r->up_head);
 	buf_free(&r->up_out);
 	buf_free(&r->up_in);
-	free(r->tried);
-	free(r->tries);
+	if (r->tried != r->tried_inline)
+		free(r->tried);
+	if (r->tries != r->tries_inline)
+		free(r->tries);
 	free(r);
 }

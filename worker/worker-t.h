@@ -99,6 +99,7 @@ struct wpool {
 	const struct cfg_pool	*cfg;
 	struct wpeer		*peers;
 	struct health_params	 params;
+	uint64_t		 seen_version;	/* store_version() last read */
 };
 
 /* One try of a request against one peer (DESIGN.md §4). */
@@ -140,6 +141,8 @@ struct req {
 	struct upstream		*up;
 	bool			*tried;		/* by peer index */
 	struct req_try		*tries;
+	struct req_try		 tries_inline[4];	/* most requests' */
+	bool			 tried_inline[16];
 	bool			 probe;		/* the current try is the probe */
 	size_t			 ntries, tries_cap;
 	size_t			 counted_tries;	/* stale resends excluded */
