@@ -62,13 +62,13 @@ expect_eq "prefix-only route" \
     "$(curl -s -o /dev/null -w '%header{x-backend}' "$URL/static/app.js")" static
 
 # --- headers: hop-by-hop, Host, X-Forwarded-* --------------------------------
-hdrs=$(curl -s -H 'Host: site.example' -H 'X-Forwarded-For: 10.1.1.1' \
+hdrs=$(curl -s -H 'Host: site.example' -H 'X-Forwarded-For: 127.1.1.1' \
     -H 'X-Forwarded-Proto: gopher' -H 'Connection: keep-alive, X-Secret' \
     -H 'X-Secret: s3' -H 'Keep-Alive: timeout=5' -H 'TE: trailers' \
     -H 'Proxy-Connection: keep-alive' -H 'X-Kept: yes' "$URL/headers" | tr -d '\r')
 check "Host is kept" grep -qx 'Host: site.example' <<<"$hdrs"
 check "X-Forwarded-For is appended to, client last" \
-    grep -qx 'X-Forwarded-For: 10.1.1.1, 127.0.0.1' <<<"$hdrs"
+    grep -qx 'X-Forwarded-For: 127.1.1.1, 127.0.0.1' <<<"$hdrs"
 check "X-Forwarded-Proto is set, not passed" grep -qx 'X-Forwarded-Proto: http' <<<"$hdrs"
 check "an end-to-end header passes" grep -qx 'X-Kept: yes' <<<"$hdrs"
 for h in Connection X-Secret Keep-Alive TE Proxy-Connection; do

@@ -904,7 +904,7 @@ test_event_contents(void)
 	ev_poison(&ev);
 	ev_poison(&poison);
 	strcpy(ev.pool, "web");
-	strcpy(ev.addr, "10.0.0.2:80");
+	strcpy(ev.addr, "127.0.0.2:80");
 	CU_ASSERT_TRUE(health_on_failure(&p, &hp, FAIL_CONNECT_TIMEOUT,
 	    "connect timed out", PID_A, T0 + 42, &ev));
 	CU_ASSERT_EQUAL(ev.version, STORE_LAYOUT_VERSION);
@@ -918,7 +918,7 @@ test_event_contents(void)
 	/* the store's fields are left alone */
 	CU_ASSERT_EQUAL(ev.seq, poison.seq);
 	CU_ASSERT_STRING_EQUAL(ev.pool, "web");
-	CU_ASSERT_STRING_EQUAL(ev.addr, "10.0.0.2:80");
+	CU_ASSERT_STRING_EQUAL(ev.addr, "127.0.0.2:80");
 	CU_ASSERT_FALSE(health_event_is_admin(&ev));
 
 	/* NULL events are fine everywhere. */
@@ -944,30 +944,30 @@ struct format_row {
 
 static const struct format_row formats[] = {
 	{ HEALTH_UP, HEALTH_DOWN, FAIL_CONNECT_TIMEOUT, 1236, 1, 1,
-	    "peer web/10.0.0.2:80 up -> down (connect_timeout, 1/1, "
+	    "peer web/127.0.0.2:80 up -> down (connect_timeout, 1/1, "
 	    "worker 1236)" },
 	{ HEALTH_DOWN, HEALTH_PROBING, FAIL_NONE, 1237, 3, 3,
-	    "peer web/10.0.0.2:80 down -> probing (probe, 3/3, worker 1237)" },
+	    "peer web/127.0.0.2:80 down -> probing (probe, 3/3, worker 1237)" },
 	{ HEALTH_PROBING, HEALTH_PROBING, FAIL_NONE, 1238, 3, 3,
-	    "peer web/10.0.0.2:80 probing -> probing (probe, 3/3, "
+	    "peer web/127.0.0.2:80 probing -> probing (probe, 3/3, "
 	    "worker 1238)" },
 	{ HEALTH_PROBING, HEALTH_UP, FAIL_NONE, 1237, 0, 3,
-	    "peer web/10.0.0.2:80 probing -> up (ok, 0/3, worker 1237)" },
+	    "peer web/127.0.0.2:80 probing -> up (ok, 0/3, worker 1237)" },
 	{ HEALTH_PROBING, HEALTH_DOWN, FAIL_READ_TIMEOUT, 1237, 4, 3,
-	    "peer web/10.0.0.2:80 probing -> down (read_timeout, 4/3, "
+	    "peer web/127.0.0.2:80 probing -> down (read_timeout, 4/3, "
 	    "worker 1237)" },
 	{ HEALTH_PROBING, HEALTH_DOWN, FAIL_CLIENT_ABORT, 1237, 1, 1,
-	    "peer web/10.0.0.2:80 probing -> down (client_abort, 1/1, "
+	    "peer web/127.0.0.2:80 probing -> down (client_abort, 1/1, "
 	    "worker 1237)" },
 	{ HEALTH_UP, ADM(ADMIN_DRAINING), FAIL_NONE, 4242, 0, 1,
-	    "peer web/10.0.0.2:80 up -> draining (admin, 0/1, pid 4242)" },
+	    "peer web/127.0.0.2:80 up -> draining (admin, 0/1, pid 4242)" },
 	{ ADM(ADMIN_DRAINING), ADM(ADMIN_DISABLED), FAIL_NONE, 4242, 0, 1,
-	    "peer web/10.0.0.2:80 draining -> disabled (admin, 0/1, "
+	    "peer web/127.0.0.2:80 draining -> disabled (admin, 0/1, "
 	    "pid 4242)" },
 	{ ADM(ADMIN_DISABLED), HEALTH_DOWN, FAIL_NONE, 4242, 2, 1,
-	    "peer web/10.0.0.2:80 disabled -> down (admin, 2/1, pid 4242)" },
+	    "peer web/127.0.0.2:80 disabled -> down (admin, 2/1, pid 4242)" },
 	{ 9, ADM(7), FAIL_NONE, 1, 0, 1,
-	    "peer web/10.0.0.2:80 unknown -> unknown (admin, 0/1, pid 1)" },
+	    "peer web/127.0.0.2:80 unknown -> unknown (admin, 0/1, pid 1)" },
 };
 
 static void
@@ -984,7 +984,7 @@ test_format(void)
 		r = &formats[k];
 		memset(&ev, 0, sizeof(ev));
 		strcpy(ev.pool, "web");
-		strcpy(ev.addr, "10.0.0.2:80");
+		strcpy(ev.addr, "127.0.0.2:80");
 		ev.from = r->from;
 		ev.to = r->to;
 		ev.cause = r->cause;
@@ -1003,9 +1003,9 @@ test_format(void)
 	CU_ASSERT_TRUE(health_on_failure(&p, &hp, FAIL_CONNECT_TIMEOUT, NULL,
 	    1236, T0, &ev));
 	strcpy(ev.pool, "web");
-	strcpy(ev.addr, "10.0.0.2:80");
+	strcpy(ev.addr, "127.0.0.2:80");
 	health_event_format(&ev, hp.max_fails, buf, sizeof(buf));
-	CU_ASSERT_STRING_EQUAL(buf, "peer web/10.0.0.2:80 up -> down "
+	CU_ASSERT_STRING_EQUAL(buf, "peer web/127.0.0.2:80 up -> down "
 	    "(connect_timeout, 1/1, worker 1236)");
 
 	/* Truncated, always terminated; len 0 writes nothing. */
