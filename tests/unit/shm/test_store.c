@@ -139,15 +139,15 @@ tcfg_build(struct tcfg *t, const char *const *spec, uint64_t max_fails)
 }
 
 static const char *const spec_a[] = {
-	"web", "10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80", NULL,
+	"web", "127.0.0.1:80", "127.0.0.2:80", "127.0.0.3:80", NULL,
 	"api", "[2001:db8::1]:8080", NULL,
 	NULL
 };
 
-/* web loses 10.0.0.2, gains 10.0.0.9; api goes; zeta comes first. */
+/* web loses 127.0.0.2, gains 127.0.0.9; api goes; zeta comes first. */
 static const char *const spec_b[] = {
-	"zeta", "192.0.2.7:443", NULL,
-	"web", "10.0.0.3:80", "10.0.0.1:80", "10.0.0.9:80", NULL,
+	"zeta", "127.0.2.7:443", NULL,
+	"web", "127.0.0.3:80", "127.0.0.1:80", "127.0.0.9:80", NULL,
 	NULL
 };
 
@@ -308,7 +308,7 @@ test_open(void)
 
 		CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1,
 		    1), EACCES);
-		CU_ASSERT_EQUAL(store_peer_reset(s, "web", "10.0.0.1:80", 1,
+		CU_ASSERT_EQUAL(store_peer_reset(s, "web", "127.0.0.1:80", 1,
 		    T0, NULL, &ch), EACCES);
 		CU_ASSERT_FALSE(ch);
 	}
@@ -348,14 +348,14 @@ test_publish(void)
 			CU_ASSERT_EQUAL(p.admin, ADMIN_NONE);
 			CU_ASSERT_EQUAL(p.consecutive_failures, 0);
 		}
-	CU_ASSERT_EQUAL(store_peer_get(s, "web", "10.0.0.4:80", &p),
+	CU_ASSERT_EQUAL(store_peer_get(s, "web", "127.0.0.4:80", &p),
 	    MDB_NOTFOUND);
-	CU_ASSERT_EQUAL(store_peer_get(s, "api", "10.0.0.1:80", &p),
+	CU_ASSERT_EQUAL(store_peer_get(s, "api", "127.0.0.1:80", &p),
 	    MDB_NOTFOUND);
-	CU_ASSERT_EQUAL(store_peer_get(s, "", "10.0.0.1:80", &p), EINVAL);
+	CU_ASSERT_EQUAL(store_peer_get(s, "", "127.0.0.1:80", &p), EINVAL);
 	store_read_end(s);
 	store_read_end(s);
-	CU_ASSERT_EQUAL(store_peer_get(s, "web", "10.0.0.1:80", &p), EINVAL);
+	CU_ASSERT_EQUAL(store_peer_get(s, "web", "127.0.0.1:80", &p), EINVAL);
 
 	CU_ASSERT_EQUAL(store_read_meta(s, &m), 0);
 	CU_ASSERT_EQUAL(m.version, STORE_LAYOUT_VERSION);
@@ -405,7 +405,7 @@ test_publish(void)
 	{
 		struct tcfg	 bad;
 		char		 longname[STORE_NAME_MAX + 1];
-		const char	*spec[] = { longname, "10.0.0.1:80", NULL,
+		const char	*spec[] = { longname, "127.0.0.1:80", NULL,
 		    NULL };
 
 		memset(longname, 'p', sizeof(longname) - 1);
@@ -434,10 +434,10 @@ test_republish(void)
 	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 3), 1, 500),
 	    0);
 	CU_ASSERT_EQUAL(store_read_meta(s, &m1), 0);
-	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "10.0.0.1:80", &hp,
+	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "127.0.0.1:80", &hp,
 	    FAIL_RESET, "reset by peer", 9, T0, NULL, &ch), 0);
 	CU_ASSERT_FALSE(ch);
-	CU_ASSERT_EQUAL(store_peer_admin(s, "web", "10.0.0.3:80",
+	CU_ASSERT_EQUAL(store_peer_admin(s, "web", "127.0.0.3:80",
 	    ADMIN_DRAINING, 9, T0, NULL, &ch), 0);
 	CU_ASSERT_TRUE(ch);
 	CU_ASSERT_EQUAL(store_set_workers(s, pids, 2), 0);
@@ -446,33 +446,33 @@ test_republish(void)
 	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_b, 3), 2, 500),
 	    0);
 	/* Unchanged peers keep their health, streak and admin state. */
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.1:80", &p), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.1:80", &p), 0);
 	CU_ASSERT_EQUAL(p.consecutive_failures, 1);
 	CU_ASSERT_EQUAL(p.last_kind, FAIL_RESET);
 	CU_ASSERT_STRING_EQUAL(p.last_failure_detail, "reset by peer");
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.3:80", &p), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.3:80", &p), 0);
 	CU_ASSERT_EQUAL(p.admin, ADMIN_DRAINING);
 	/* Removed peers and pools are gone; new ones are fresh. */
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.2:80", &p), MDB_NOTFOUND);
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.2:80", &p), MDB_NOTFOUND);
 	CU_ASSERT_EQUAL(peer_get(s, "api", "[2001:db8::1]:8080", &p),
 	    MDB_NOTFOUND);
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.9:80", &p), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.9:80", &p), 0);
 	CU_ASSERT_EQUAL(p.health, HEALTH_UP);
-	CU_ASSERT_EQUAL(peer_get(s, "zeta", "192.0.2.7:443", &p), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "zeta", "127.0.2.7:443", &p), 0);
 	/* A worker of the old generation writing a removed peer: refused. */
-	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "10.0.0.2:80", &hp,
+	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "127.0.0.2:80", &hp,
 	    FAIL_RESET, NULL, 9, T0, NULL, &ch), MDB_NOTFOUND);
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.2:80", &p), MDB_NOTFOUND);
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.2:80", &p), MDB_NOTFOUND);
 
 	/* The directory follows the new config order. */
 	CU_ASSERT_EQUAL_FATAL(store_read_dir(s, &d, &n), 0);
 	CU_ASSERT_EQUAL_FATAL(n, 4);
 	CU_ASSERT_STRING_EQUAL(d[0].pool, "zeta");
-	CU_ASSERT_STRING_EQUAL(d[0].addr, "192.0.2.7:443");
+	CU_ASSERT_STRING_EQUAL(d[0].addr, "127.0.2.7:443");
 	CU_ASSERT_STRING_EQUAL(d[1].pool, "web");
-	CU_ASSERT_STRING_EQUAL(d[1].addr, "10.0.0.3:80");
-	CU_ASSERT_STRING_EQUAL(d[2].addr, "10.0.0.1:80");
-	CU_ASSERT_STRING_EQUAL(d[3].addr, "10.0.0.9:80");
+	CU_ASSERT_STRING_EQUAL(d[1].addr, "127.0.0.3:80");
+	CU_ASSERT_STRING_EQUAL(d[2].addr, "127.0.0.1:80");
+	CU_ASSERT_STRING_EQUAL(d[3].addr, "127.0.0.9:80");
 	CU_ASSERT_EQUAL(d[3].pool_index, 1);
 	CU_ASSERT_EQUAL(d[3].peer_index, 2);
 	free(d);
@@ -493,7 +493,7 @@ test_republish(void)
 	CU_ASSERT_EQUAL(m.nworkers, 0);
 	CU_ASSERT_EQUAL(m.worker_pids[0], 0);
 	CU_ASSERT_TRUE(m.started_ms > m1.started_ms);
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.1:80", &p), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.1:80", &p), 0);
 	CU_ASSERT_EQUAL(p.consecutive_failures, 1);
 
 	/* An empty config empties the peers but keeps the events. */
@@ -503,7 +503,7 @@ test_republish(void)
 		memset(&empty, 0, sizeof(empty));
 		CU_ASSERT_EQUAL(store_publish(s, &empty, 3, 501), 0);
 	}
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.1:80", &p), MDB_NOTFOUND);
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.1:80", &p), MDB_NOTFOUND);
 	CU_ASSERT_EQUAL(store_read_dir(s, &d, &n), 0);
 	CU_ASSERT_EQUAL(n, 0);
 	CU_ASSERT_PTR_NULL(d);
@@ -527,24 +527,24 @@ test_failure_success(void)
 
 	/* Not the peer's fault: no change, no write. */
 	ch = true;
-	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "10.0.0.2:80", &hp,
+	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "127.0.0.2:80", &hp,
 	    FAIL_STALE, NULL, 1236, T0, &ev, &ch), 0);
 	CU_ASSERT_FALSE(ch);
 
 	memset(&ev, 0x5a, sizeof(ev));
-	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "10.0.0.2:80", &hp,
+	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "127.0.0.2:80", &hp,
 	    FAIL_CONNECT_TIMEOUT, "connect() timed out", 1236, T0, &ev, &ch),
 	    0);
 	CU_ASSERT_FALSE(ch);
 	CU_ASSERT_EQUAL(ev.version, 0x5a5a5a5a);	/* left alone */
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.2:80", &p), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.2:80", &p), 0);
 	CU_ASSERT_EQUAL(p.health, HEALTH_UP);
 	CU_ASSERT_EQUAL(p.consecutive_failures, 1);
 	CU_ASSERT_EQUAL(p.last_failure_pid, 1236);
 	CU_ASSERT_EQUAL(event_count(s), 0);
 
 	/* The max_fails-th failure ejects, and says so once. */
-	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "10.0.0.2:80", &hp,
+	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "127.0.0.2:80", &hp,
 	    FAIL_CONNECT_TIMEOUT, NULL, 1236, T0 + 10, &ev, &ch), 0);
 	CU_ASSERT_TRUE(ch);
 	CU_ASSERT_EQUAL(ev.version, STORE_LAYOUT_VERSION);
@@ -554,48 +554,48 @@ test_failure_success(void)
 	CU_ASSERT_EQUAL(ev.seq, 1);
 	CU_ASSERT_EQUAL(ev.at_ms, T0 + 10);
 	CU_ASSERT_STRING_EQUAL(ev.pool, "web");
-	CU_ASSERT_STRING_EQUAL(ev.addr, "10.0.0.2:80");
+	CU_ASSERT_STRING_EQUAL(ev.addr, "127.0.0.2:80");
 	health_event_format(&ev, hp.max_fails, line, sizeof(line));
 	CU_ASSERT_STRING_EQUAL(line,
-	    "peer web/10.0.0.2:80 up -> down (connect_timeout, 2/2, "
+	    "peer web/127.0.0.2:80 up -> down (connect_timeout, 2/2, "
 	    "worker 1236)");
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.2:80", &p), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.2:80", &p), 0);
 	CU_ASSERT_EQUAL(p.health, HEALTH_DOWN);
 	CU_ASSERT_EQUAL(p.down_until_ms, T0 + 10 + 1000);
 	CU_ASSERT_EQUAL(p.ejections, 1);
 
 	/* Another failure while down: recorded, no new event. */
-	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "10.0.0.2:80", &hp,
+	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "127.0.0.2:80", &hp,
 	    FAIL_RESET, NULL, 1237, T0 + 20, &ev, &ch), 0);
 	CU_ASSERT_FALSE(ch);
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.2:80", &p), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.2:80", &p), 0);
 	CU_ASSERT_EQUAL(p.consecutive_failures, 3);
 	CU_ASSERT_EQUAL(p.last_failure_pid, 1237);
 	CU_ASSERT_EQUAL(event_count(s), 1);
 
 	/* A success brings it up, streak 0. */
 	CU_ASSERT_TRUE(health_success_needs_write(&p));
-	CU_ASSERT_EQUAL(store_peer_success(s, "web", "10.0.0.2:80", 1238,
+	CU_ASSERT_EQUAL(store_peer_success(s, "web", "127.0.0.2:80", 1238,
 	    T0 + 30, &ev, &ch), 0);
 	CU_ASSERT_TRUE(ch);
 	CU_ASSERT_EQUAL(ev.from, HEALTH_DOWN);
 	CU_ASSERT_EQUAL(ev.to, HEALTH_UP);
 	CU_ASSERT_EQUAL(ev.seq, 2);
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.2:80", &p), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.2:80", &p), 0);
 	CU_ASSERT_EQUAL(p.health, HEALTH_UP);
 	CU_ASSERT_EQUAL(p.consecutive_failures, 0);
 	CU_ASSERT_FALSE(health_success_needs_write(&p));
 
 	/* Up with a streak: the success clears it, no event. */
-	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "10.0.0.2:80", &hp,
+	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "127.0.0.2:80", &hp,
 	    FAIL_RESET, NULL, 1237, T0 + 40, NULL, NULL), 0);
-	CU_ASSERT_EQUAL(store_peer_success(s, "web", "10.0.0.2:80", 1238,
+	CU_ASSERT_EQUAL(store_peer_success(s, "web", "127.0.0.2:80", 1238,
 	    T0 + 50, NULL, &ch), 0);
 	CU_ASSERT_FALSE(ch);
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.2:80", &p), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.2:80", &p), 0);
 	CU_ASSERT_EQUAL(p.consecutive_failures, 0);
 	/* Up with streak 0: nothing changes, nothing written. */
-	CU_ASSERT_EQUAL(store_peer_success(s, "web", "10.0.0.2:80", 1238,
+	CU_ASSERT_EQUAL(store_peer_success(s, "web", "127.0.0.2:80", 1238,
 	    T0 + 60, NULL, &ch), 0);
 	CU_ASSERT_FALSE(ch);
 
@@ -629,40 +629,40 @@ test_probe(void)
 
 	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
 	/* Up: nothing to claim. */
-	CU_ASSERT_EQUAL(store_peer_claim_probe(s, "web", "10.0.0.1:80", &hp,
+	CU_ASSERT_EQUAL(store_peer_claim_probe(s, "web", "127.0.0.1:80", &hp,
 	    11, T0, &ev, &won), 0);
 	CU_ASSERT_FALSE(won);
-	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "10.0.0.1:80", &hp,
+	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "127.0.0.1:80", &hp,
 	    FAIL_CONNECT_REFUSED, NULL, 11, T0, NULL, NULL), 0);
 	/* Down, fail_timeout not over. */
-	CU_ASSERT_EQUAL(store_peer_claim_probe(s, "web", "10.0.0.1:80", &hp,
+	CU_ASSERT_EQUAL(store_peer_claim_probe(s, "web", "127.0.0.1:80", &hp,
 	    11, T0 + 999, &ev, &won), 0);
 	CU_ASSERT_FALSE(won);
 	/* Over: exactly one claim wins. */
-	CU_ASSERT_EQUAL(store_peer_claim_probe(s, "web", "10.0.0.1:80", &hp,
+	CU_ASSERT_EQUAL(store_peer_claim_probe(s, "web", "127.0.0.1:80", &hp,
 	    12, T0 + 1000, &ev, &won), 0);
 	CU_ASSERT_TRUE(won);
 	CU_ASSERT_EQUAL(ev.from, HEALTH_DOWN);
 	CU_ASSERT_EQUAL(ev.to, HEALTH_PROBING);
-	CU_ASSERT_STRING_EQUAL(ev.addr, "10.0.0.1:80");
-	CU_ASSERT_EQUAL(store_peer_claim_probe(s, "web", "10.0.0.1:80", &hp,
+	CU_ASSERT_STRING_EQUAL(ev.addr, "127.0.0.1:80");
+	CU_ASSERT_EQUAL(store_peer_claim_probe(s, "web", "127.0.0.1:80", &hp,
 	    13, T0 + 1001, &ev, &won), 0);
 	CU_ASSERT_FALSE(won);
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.1:80", &p), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.1:80", &p), 0);
 	CU_ASSERT_EQUAL(p.health, HEALTH_PROBING);
 	CU_ASSERT_EQUAL(p.probe_pid, 12);
 	/* The prober gives up without a verdict: claimable again at once. */
-	CU_ASSERT_EQUAL(store_peer_release_probe(s, "web", "10.0.0.1:80",
+	CU_ASSERT_EQUAL(store_peer_release_probe(s, "web", "127.0.0.1:80",
 	    FAIL_CLIENT_ABORT, 13, T0 + 1002, NULL, &won), 0);
 	CU_ASSERT_FALSE(won);
-	CU_ASSERT_EQUAL(store_peer_release_probe(s, "web", "10.0.0.1:80",
+	CU_ASSERT_EQUAL(store_peer_release_probe(s, "web", "127.0.0.1:80",
 	    FAIL_CLIENT_ABORT, 12, T0 + 1002, NULL, &won), 0);
 	CU_ASSERT_TRUE(won);
-	CU_ASSERT_EQUAL(store_peer_claim_probe(s, "web", "10.0.0.1:80", &hp,
+	CU_ASSERT_EQUAL(store_peer_claim_probe(s, "web", "127.0.0.1:80", &hp,
 	    13, T0 + 1003, &ev, &won), 0);
 	CU_ASSERT_TRUE(won);
 	/* A stale probe is taken over. */
-	CU_ASSERT_EQUAL(store_peer_claim_probe(s, "web", "10.0.0.1:80", &hp,
+	CU_ASSERT_EQUAL(store_peer_claim_probe(s, "web", "127.0.0.1:80", &hp,
 	    14, T0 + 1003 + hp.probe_stale_ms, &ev, &won), 0);
 	CU_ASSERT_TRUE(won);
 	CU_ASSERT_EQUAL(ev.from, HEALTH_PROBING);
@@ -731,12 +731,12 @@ test_counters(void)
 	struct tcfg		 t;
 	struct store_peer	 p;
 	struct store_counter	 batch[3] = {
-		{ "web", "10.0.0.1:80", 10, 1 },
-		{ "web", "10.0.0.99:80", 5, 5 },	/* gone by a reload */
+		{ "web", "127.0.0.1:80", 10, 1 },
+		{ "web", "127.0.0.99:80", 5, 5 },	/* gone by a reload */
 		{ "api", "[2001:db8::1]:8080", 3, 0 },
 	};
 	struct store_counter	 bad[2] = {
-		{ "web", "10.0.0.1:80", 10, 1 },
+		{ "web", "127.0.0.1:80", 10, 1 },
 		{ "web", "", 1, 1 },
 	};
 
@@ -745,14 +745,14 @@ test_counters(void)
 	CU_ASSERT_EQUAL(store_add_counters(s, batch, 3), 0);
 	CU_ASSERT_EQUAL(store_add_counters(s, batch, 0), 0);
 	CU_ASSERT_EQUAL(store_add_counters(s, bad, 2), EINVAL);
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.1:80", &p), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.1:80", &p), 0);
 	CU_ASSERT_EQUAL(p.requests, 20);
 	CU_ASSERT_EQUAL(p.failures, 2);
 	CU_ASSERT_EQUAL(p.health, HEALTH_UP);	/* counters decide nothing */
 	CU_ASSERT_EQUAL(peer_get(s, "api", "[2001:db8::1]:8080", &p), 0);
 	CU_ASSERT_EQUAL(p.requests, 6);
 	CU_ASSERT_EQUAL(p.failures, 0);
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.99:80", &p), MDB_NOTFOUND);
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.99:80", &p), MDB_NOTFOUND);
 	CU_ASSERT_EQUAL(event_count(s), 0);
 	done(s);
 }
@@ -771,7 +771,7 @@ test_events_ring(void)
 	CU_ASSERT_EQUAL(n, 0);
 	CU_ASSERT_PTR_NULL(evs);
 	for (i = 0; i < total; i++) {
-		CU_ASSERT_EQUAL(store_peer_admin(s, "web", "10.0.0.3:80",
+		CU_ASSERT_EQUAL(store_peer_admin(s, "web", "127.0.0.3:80",
 		    i % 2 ? ADMIN_NONE : ADMIN_DRAINING, (int32_t)i, T0 + i,
 		    &ev, &ch), 0);
 		CU_ASSERT_TRUE(ch);
@@ -783,7 +783,7 @@ test_events_ring(void)
 	for (i = 0; i < n; i++) {
 		CU_ASSERT_EQUAL(evs[i].seq, total - 9 + i);
 		CU_ASSERT_EQUAL(evs[i].pid, (int32_t)(total - 10 + i));
-		CU_ASSERT_STRING_EQUAL(evs[i].addr, "10.0.0.3:80");
+		CU_ASSERT_STRING_EQUAL(evs[i].addr, "127.0.0.3:80");
 	}
 	free(evs);
 	/* Bounded: exactly STORE_EVENTS_KEPT are left. */
@@ -803,7 +803,7 @@ test_events_ring(void)
 	store_close(s);
 	CU_ASSERT_EQUAL_FATAL(store_open(&s, statedir, 0), 0);
 	CU_ASSERT_EQUAL(store_publish(s, &t.cfg, 2, 1), 0);
-	CU_ASSERT_EQUAL(store_peer_admin(s, "web", "10.0.0.1:80",
+	CU_ASSERT_EQUAL(store_peer_admin(s, "web", "127.0.0.1:80",
 	    ADMIN_DISABLED, 1, T0, &ev, &ch), 0);
 	CU_ASSERT_EQUAL(ev.seq, total + 1);
 	CU_ASSERT_EQUAL(event_count(s), STORE_EVENTS_KEPT);
@@ -846,7 +846,7 @@ test_corrupt(void)
 
 		CU_ASSERT_EQUAL(store_read_meta(s, &m), MDB_NOTFOUND);
 		CU_ASSERT_EQUAL(store_publish(s, &t.cfg, 1, 1), 0);
-		CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.1:80", &p), 0);
+		CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.1:80", &p), 0);
 		CU_ASSERT_EQUAL(store_read_meta(s, &m), 0);
 	}
 	store_close(s);
@@ -867,7 +867,7 @@ test_version_mismatch(void)
 	bool			 ch;
 
 	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
-	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "10.0.0.3:80", &hp,
+	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "127.0.0.3:80", &hp,
 	    FAIL_RESET, NULL, 1, T0, NULL, &ch), 0);
 	CU_ASSERT_TRUE(ch);
 	store_close(s);
@@ -878,9 +878,9 @@ test_version_mismatch(void)
 	old.version = STORE_LAYOUT_VERSION + 1;
 	old.health = HEALTH_DOWN;
 	old.consecutive_failures = 99;
-	raw_put(env, "peer/web/10.0.0.1:80", &old, sizeof(old));
+	raw_put(env, "peer/web/127.0.0.1:80", &old, sizeof(old));
 	old.version = STORE_LAYOUT_VERSION;
-	raw_put(env, "peer/web/10.0.0.2:80", &old, sizeof(old) - 8);
+	raw_put(env, "peer/web/127.0.0.2:80", &old, sizeof(old) - 8);
 	memset(&m, 0, sizeof(m));
 	m.version = 0;
 	raw_put(env, "meta", &m, sizeof(m));
@@ -888,9 +888,9 @@ test_version_mismatch(void)
 	mdb_env_close(env);
 
 	CU_ASSERT_EQUAL_FATAL(store_open(&s, statedir, 0), 0);
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.1:80", &p), MDB_NOTFOUND);
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.2:80", &p), MDB_NOTFOUND);
-	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "10.0.0.1:80", &hp,
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.1:80", &p), MDB_NOTFOUND);
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.2:80", &p), MDB_NOTFOUND);
+	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "127.0.0.1:80", &hp,
 	    FAIL_RESET, NULL, 1, T0, NULL, &ch), MDB_NOTFOUND);
 	CU_ASSERT_EQUAL(store_read_meta(s, &m), MDB_NOTFOUND);
 	{
@@ -901,12 +901,12 @@ test_version_mismatch(void)
 	}
 	/* A publish replaces them with fresh ones, keeps the good one. */
 	CU_ASSERT_EQUAL(store_publish(s, &t.cfg, 2, 1), 0);
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.1:80", &p), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.1:80", &p), 0);
 	CU_ASSERT_EQUAL(p.version, STORE_LAYOUT_VERSION);
 	CU_ASSERT_EQUAL(p.health, HEALTH_UP);
 	CU_ASSERT_EQUAL(p.consecutive_failures, 0);
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.2:80", &p), 0);
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.3:80", &p), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.2:80", &p), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.3:80", &p), 0);
 	CU_ASSERT_EQUAL(p.health, HEALTH_DOWN);
 	CU_ASSERT_EQUAL(store_read_meta(s, &m), 0);
 	CU_ASSERT_EQUAL(m.generation, 2);
@@ -982,7 +982,7 @@ child_failures(int i)
 	if (store_open(&s, statedir, 0) != 0)
 		return 100;
 	for (k = 0; k < NFAIL; k++) {
-		if (store_peer_failure(s, "web", "10.0.0.1:80", &hp,
+		if (store_peer_failure(s, "web", "127.0.0.1:80", &hp,
 		    FAIL_CONNECT_REFUSED, "refused", (int32_t)getpid(),
 		    T0 + (uint64_t)i, NULL, &ch) != 0) {
 			store_close(s);
@@ -1005,7 +1005,7 @@ child_claim(int i)
 	(void)i;
 	if (store_open(&s, statedir, 0) != 0)
 		return 100;
-	rc = store_peer_claim_probe(s, "web", "10.0.0.2:80", &hp,
+	rc = store_peer_claim_probe(s, "web", "127.0.0.2:80", &hp,
 	    (int32_t)getpid(), T0 + 5000, NULL, &won);
 	store_close(s);
 	return rc != 0 ? 101 : won;
@@ -1022,7 +1022,7 @@ test_multiprocess(void)
 	int			 sum, i;
 
 	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
-	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "10.0.0.2:80", &hp,
+	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "127.0.0.2:80", &hp,
 	    FAIL_CONNECT_REFUSED, NULL, 1, T0, NULL, NULL), 0);
 	/* Never across fork: the master closes its handle first. */
 	store_close(s);
@@ -1033,7 +1033,7 @@ test_multiprocess(void)
 	release(&c);
 	sum = reap(&c, NCHILD);
 	CU_ASSERT_EQUAL(sum, 1);		/* one ejection, seen once */
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.1:80", &p), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.1:80", &p), 0);
 	CU_ASSERT_EQUAL(p.consecutive_failures, NCHILD * NFAIL);
 	CU_ASSERT_EQUAL(p.health, HEALTH_DOWN);
 	CU_ASSERT_STRING_EQUAL(p.last_failure_detail, "refused");
@@ -1047,7 +1047,7 @@ test_multiprocess(void)
 		CU_ASSERT_EQUAL(sum, i == 0 ? 1 : 0);
 	}
 	CU_ASSERT_EQUAL_FATAL(store_open(&s, statedir, 0), 0);
-	CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.2:80", &p), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.2:80", &p), 0);
 	CU_ASSERT_EQUAL(p.health, HEALTH_PROBING);
 	CU_ASSERT_TRUE(p.probe_pid > 0);
 	for (i = 0; i < NCHILD; i++)
@@ -1121,21 +1121,21 @@ test_map_resized(void)
 		spawn(&c, 1, child_grow);
 		CU_ASSERT_EQUAL_FATAL(store_open(&s, statedir, 0), 0);
 		/* The request-path transaction exists, reset. */
-		CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.1:80", &p), 0);
+		CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.1:80", &p), 0);
 		release(&c);
 		CU_ASSERT_EQUAL(reap(&c, 1), 0);
 		if (path == 0) {
 			CU_ASSERT_EQUAL(store_peer_failure(s, "web",
-			    "10.0.0.1:80", &hp, FAIL_RESET, NULL, 1, T0,
+			    "127.0.0.1:80", &hp, FAIL_RESET, NULL, 1, T0,
 			    NULL, &ch), 0);
-			CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.1:80", &p),
+			CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.1:80", &p),
 			    0);
 			CU_ASSERT_EQUAL(p.consecutive_failures, 1);
 		} else {
-			CU_ASSERT_EQUAL(peer_get(s, "web", "10.0.0.1:80", &p),
+			CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.1:80", &p),
 			    0);
 			CU_ASSERT_EQUAL(store_peer_failure(s, "web",
-			    "10.0.0.1:80", &hp, FAIL_RESET, NULL, 1, T0,
+			    "127.0.0.1:80", &hp, FAIL_RESET, NULL, 1, T0,
 			    NULL, &ch), 0);
 		}
 		CU_ASSERT_EQUAL(event_count(s), 0);
@@ -1160,7 +1160,7 @@ test_forked_handle(void)
 		int	 dead;
 
 		alarm(10);
-		if (store_peer_reset(s, "web", "10.0.0.1:80", 1, T0, NULL,
+		if (store_peer_reset(s, "web", "127.0.0.1:80", 1, T0, NULL,
 		    &ch) != STORE_FORKED ||
 		    store_reader_check(s, &dead) != STORE_FORKED)
 			_exit(1);
