@@ -3,6 +3,7 @@
 #endif
 
 #include <errno.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -42,6 +43,12 @@ io_plain_handshake(struct io *io)
 }
 
 static void
+io_plain_shutdown(struct io *io)
+{
+	(void)shutdown(io->fd, SHUT_WR);
+}
+
+static void
 io_plain_close(struct io *io)
 {
 	close(io->fd);
@@ -51,5 +58,6 @@ const struct io_ops io_plain_ops = {
 	io_plain_read,
 	io_plain_writev,
 	io_plain_handshake,
+	io_plain_shutdown,
 	io_plain_close,
 };
