@@ -4,8 +4,9 @@
  * One immutable tree, built by cfg_load() and never changed afterwards:
  * workers inherit it by fork, a reload builds a new one beside the old.
  * Every default is filled in, every duration is in milliseconds, every size
- * in bytes, every address resolved to a sockaddr.  Runtime state lives
- * elsewhere and points into this tree.
+ * in bytes, every address resolved to a sockaddr, every TLS certificate and
+ * key loaded into an OpenSSL context.  Runtime state lives elsewhere and
+ * points into this tree.
  */
 #ifndef SHUNT_CFG_T_H
 #define SHUNT_CFG_T_H
@@ -16,6 +17,9 @@
 #include <sys/socket.h>
 
 #define CFG_ERR_MSG_MAX 512
+
+/* OpenSSL's SSL_CTX, kept opaque here: only tls_cfg.c and tls.c see it. */
+struct ssl_ctx_st;
 
 /*
  * Filled by the loader instead of logging, so that `shunt -t`, start and
@@ -93,6 +97,7 @@ struct cfg_peer {
 	bool			 verify;
 	char			*sni;		/* NULL: the address's host */
 	char			*ca_file;	/* NULL: the system store */
+	struct ssl_ctx_st	*ssl_ctx;	/* tls: shared by like peers */
 	struct cfg_timeouts	 timeouts;
 	size_t			 index;		/* position in its pool */
 	struct cfg_pool		*pool;
@@ -121,6 +126,7 @@ struct cfg_tls_listener {
 	char			*cert;
 	char			*key;
 	char			*chain;		/* NULL: none */
+	struct ssl_ctx_st	*ssl_ctx;	/* built at load (tls_cfg.h) */
 };
 
 struct cfg_listener {

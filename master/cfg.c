@@ -28,6 +28,7 @@
 
 #include "cfg.h"
 #include "jsonpos.h"
+#include "tls_cfg.h"
 #include "units.h"
 
 #ifndef SHUNT_STATE_DIR
@@ -1095,6 +1096,93 @@ static const struct cfg_key top_keys[] = {
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL, 0, NULL }
 };
 
+/* --- TLS contexts ---------------------------------------------------------- */
+
+static int
+cfg_tls_listener(struct cfg_ctx *ctx, struct cfg_listener *l, size_t i)
+{
+	static const char *const keys[] = {
+		[TLS_CFG_CERT] = "cert",
+		[TLS_CFG_KEY] = "key",
+		[TLS_CFG_CHAIN] = "chain",
+	};
+	enum tls_cfg_file	 bad;
+	char			 why[CFG_ERR_MSG_MAX], *lpath, *tpath, *path;
+	int			 rc;
+
+	if ((l->tls->ssl_ctx = tls_cfg_server(l->tls, &bad, why,
+	    sizeof(why))) != NULL)
+		return 0;
+	lpath = jpos_path_index("listeners", i);
+	tpath = lpath ? jpos_path_key(lpath, "tls") : NULL;
+	path = tpath ? jpos_path_key(tpath, keys[bad]) : NULL;
+	rc = path ? cfg_fail(ctx, path, "%s", why) : cfg_nomem(ctx);
+	free(path);
+	free(tpath);
+	free(lpath);
+	return rc;
+}
+
+static int
+cfg_tls_peer(struct cfg_ctx *ctx, struct cfg_pool *pool, size_t j)
+{
+	struct shunt_config	*cfg = ctx->cfg;
+	struct cfg_peer		*peer = &pool->peers[j], *o;
+	char			 why[CFG_ERR_MSG_MAX], *ppath, *path;
+	size_t			 i, k;
+	int			 rc;
+
+	for (i = 0; i <= pool->index; i++)
+		for (k = 0; k < cfg->pools[i].npeers; k++) {
+			o = &cfg->pools[i].peers[k];
+			if (o == peer)
+				goto build;
+			if (o->ssl_ctx != NULL &&
+			    tls_cfg_client_alike(o, peer)) {
+				tls_cfg_ref(o->ssl_ctx);
+				peer->ssl_ctx = o->ssl_ctx;
+				return 0;
+			}
+		}
+build:
+	if ((peer->ssl_ctx = tls_cfg_client(peer, why, sizeof(why))) != NULL)
+		return 0;
+	ppath = jpos_path_key("pools", pool->name);
+	path = ppath ? jpos_path_key(ppath, "peers") : NULL;
+	free(ppath);
+	ppath = path ? jpos_path_index(path, j) : NULL;
+	free(path);
+	path = ppath ? jpos_path_key(ppath, peer->ca_file != NULL ?
+	    "ca_file" : "tls") : NULL;
+	rc = path ? cfg_fail(ctx, path, "%s", why) : cfg_nomem(ctx);
+	free(path);
+	free(ppath);
+	return rc;
+}
+
+/*
+ * TLS contexts last, once every path is known good: a listener's from its
+ * files, one client context per set of like peers (same verification and
+ * CA file), so a large CA bundle is parsed once, not once per peer.
+ */
+static int
+cfg_tls(struct cfg_ctx *ctx)
+{
+	struct shunt_config	*cfg = ctx->cfg;
+	size_t			 i, j;
+
+	for (i = 0; i < cfg->nlisteners; i++)
+		if (cfg->listeners[i].tls != NULL &&
+		    cfg_tls_listener(ctx, &cfg->listeners[i], i) != 0)
+			return -1;
+	for (i = 0; i < cfg->npools; i++)
+		for (j = 0; j < cfg->pools[i].npeers; j++)
+			if (cfg->pools[i].peers[j].tls &&
+			    cfg_tls_peer(ctx, &cfg->pools[i], j) != 0)
+				return -1;
+	return 0;
+}
+
 /* --- second pass: rules across objects ------------------------------------ */
 
 static int
@@ -1167,7 +1255,7 @@ cfg_check(struct cfg_ctx *ctx)
 	if (cfg->state_dir == NULL &&
 	    (cfg->state_dir = cfg_strdup(cfg, SHUNT_STATE_DIR)) == NULL)
 		return cfg_nomem(ctx);
-	return 0;
+	return cfg_tls(ctx);
 }
 
 /* --- entry points ---------------------------------------------------------- */
@@ -1326,9 +1414,20 @@ void
 cfg_free(struct shunt_config *cfg)
 {
 	struct cfg_mem	*m, *next;
+	size_t		 i, j;
 
 	if (cfg == NULL)
 		return;
+	/* A config that failed to load may hold some contexts, or none. */
+	for (i = 0; cfg->listeners != NULL && i < cfg->nlisteners; i++)
+		if (cfg->listeners[i].tls != NULL &&
+		    cfg->listeners[i].tls->ssl_ctx != NULL)
+			tls_cfg_free(cfg->listeners[i].tls->ssl_ctx);
+	for (i = 0; cfg->pools != NULL && i < cfg->npools; i++)
+		for (j = 0; cfg->pools[i].peers != NULL &&
+		    j < cfg->pools[i].npeers; j++)
+			if (cfg->pools[i].peers[j].ssl_ctx != NULL)
+				tls_cfg_free(cfg->pools[i].peers[j].ssl_ctx);
 	for (m = cfg->mem; m != NULL; m = next) {
 		next = m->next;
 		free(m);

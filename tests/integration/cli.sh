@@ -40,10 +40,10 @@ expect_eq "missing file exits 1" "$rc" 1
 expect_eq "missing file is named" "$out" \
     "$TEST_TMP/missing.json: cannot open: No such file or directory"
 
-# A config beside its own files: relative paths resolve next to it.
-mkdir -p "$TEST_TMP/conf"
-printf 'not a key\n' > "$TEST_TMP/conf/site.key"
-printf 'not a cert\n' > "$TEST_TMP/conf/site.pem"
+# A config beside its own files: relative paths resolve next to it.  The
+# certificate and key are real: shunt -t loads them (tls.sh tests bad ones).
+. "$(dirname "$0")/certs.sh"
+make_certs "$TEST_TMP/conf"
 cat > "$TEST_TMP/conf/tls.json" <<JSON
 {
   "listeners": [ { "listen": "127.0.0.1:8443", "pool": "web",

@@ -19,6 +19,7 @@
 
 #include "cfg.h"
 #include "tap.h"
+#include "tlsgen.h"
 
 #define LSN "\"listeners\": [{\"listen\": \"127.0.0.1:8080\", \"pool\": \"web\"}]"
 #define POOLS "\"pools\": {\"web\": {\"peers\": [{\"address\": \"127.0.0.1:9001\"}]}}"
@@ -194,6 +195,80 @@ static const struct bad_case bad_cases[] = {
 	    POOLS "}", "missing required key \"key\" in tls" },
 	{ "{\"pid_file\": @\"\", " LSN ", " POOLS "}",
 	    "pid_file: must not be empty" },
+	/* TLS keys: typos, types, keys that need "tls" */
+	{ "{" LSN ", \"pools\": {\"web\": {\"peers\": [{\"address\": "
+	    "\"127.0.0.1:9001\", \"tls\": true, @\"ca_flie\": \"ca.pem\"}]}}}",
+	    "pools.web.peers[0]: unknown key \"ca_flie\" in a peer (did you "
+	    "mean \"ca_file\"?)" },
+	{ "{" LSN ", \"pools\": {\"web\": {\"peers\": [{\"address\": "
+	    "\"127.0.0.1:9001\", \"tls\": true, @\"verfy\": false}]}}}",
+	    "unknown key \"verfy\" in a peer (did you mean \"verify\"?)" },
+	{ "{" LSN ", \"pools\": {\"web\": {\"peers\": [{\"address\": "
+	    "\"127.0.0.1:9001\", \"tls\": true, \"verify\": @\"no\"}]}}}",
+	    "pools.web.peers[0].verify: expected true or false, got a string" },
+	{ "{" LSN ", \"pools\": {\"web\": {\"peers\": [{\"address\": "
+	    "\"127.0.0.1:9001\", \"tls\": @\"yes\"}]}}}",
+	    "pools.web.peers[0].tls: expected true or false, got a string" },
+	{ "{" LSN ", \"pools\": {\"web\": {\"peers\": [{\"address\": "
+	    "\"127.0.0.1:9001\", \"tls\": true, \"sni\": @\"\"}]}}}",
+	    "pools.web.peers[0].sni: must not be empty" },
+	{ "{" LSN ", \"pools\": {\"web\": {\"peers\": [{\"address\": "
+	    "\"127.0.0.1:9001\", \"tls\": false, @\"verify\": false}]}}}",
+	    "\"verify\" applies to TLS peers only: add \"tls\": true" },
+	{ "{" LSN ", \"pools\": {\"web\": {\"peers\": [{\"address\": "
+	    "\"127.0.0.1:9001\", @\"ca_file\": \"/etc/ssl/ca.pem\"}]}}}",
+	    "\"ca_file\" applies to TLS peers only" },
+	{ "{" LSN ", \"pools\": {\"web\": {\"peers\": [{\"address\": "
+	    "\"127.0.0.1:9001\", \"tls\": true, \"ca_file\": "
+	    "@\"/nonexistent/ca.pem\"}]}}}",
+	    "cannot read CA file \"/nonexistent/ca.pem\"" },
+	{ "{\"listeners\": [{\"listen\": \"127.0.0.1:8080\", \"pool\": "
+	    "\"web\", \"tls\": {\"cert\": \"a.pem\", \"key\": \"a.key\", "
+	    "@\"chian\": \"c.pem\"}}], " POOLS "}",
+	    "listeners[0].tls: unknown key \"chian\" in tls (did you mean "
+	    "\"chain\"?)" },
+	{ "{\"listeners\": [{\"listen\": \"127.0.0.1:8080\", \"pool\": "
+	    "\"web\", \"tls\": {@\"crt\": \"a.pem\", \"key\": \"a.key\"}}], "
+	    POOLS "}", "unknown key \"crt\" in tls (did you mean \"cert\"?)" },
+	{ "{\"listeners\": [{\"listen\": \"127.0.0.1:8080\", \"pool\": "
+	    "\"web\", \"tls\": @true}], " POOLS "}",
+	    "listeners[0].tls: expected tls (a JSON object), got a boolean" },
+	{ "{\"listeners\": [{\"listen\": \"127.0.0.1:8080\", \"pool\": "
+	    "\"web\", @\"tsl\": {}}], " POOLS "}",
+	    "unknown key \"tsl\" in a listener (did you mean \"tls\"?)" },
+};
+
+/*
+ * TLS files that exist but are wrong: made in a temporary directory, which
+ * the configs below use as their base, so their relative paths resolve
+ * there as every path of a config does.
+ */
+static const struct bad_case tls_file_cases[] = {
+	{ "{\"listeners\": [{\"listen\": \"127.0.0.1:8080\", \"pool\": "
+	    "\"web\",\n \"tls\": {\"cert\": \"leaf.pem\",\n  \"key\": "
+	    "@\"garbage.pem\"}}], " POOLS "}",
+	    "listeners[0].tls.key: key file \"%s/garbage.pem\" holds no usable "
+	    "PEM private key" },
+	{ "{\"listeners\": [{\"listen\": \"127.0.0.1:8080\", \"pool\": "
+	    "\"web\",\n \"tls\": {\"cert\": \"leaf.pem\", \"key\": "
+	    "@\"other.key\"}}], " POOLS "}",
+	    "listeners[0].tls.key: key file \"%s/other.key\" does not match "
+	    "the certificate in \"%s/leaf.pem\"" },
+	{ "{\"listeners\": [{\"listen\": \"127.0.0.1:8080\", \"pool\": "
+	    "\"web\", \"tls\": {\"cert\": @\"garbage.pem\", \"key\": "
+	    "\"leaf.key\"}}], " POOLS "}",
+	    "listeners[0].tls.cert: certificate file \"%s/garbage.pem\" holds "
+	    "no usable PEM certificate" },
+	{ "{\"listeners\": [{\"listen\": \"127.0.0.1:8080\", \"pool\": "
+	    "\"web\", \"tls\": {\"cert\": \"leaf.pem\", \"key\": "
+	    "\"leaf.key\", \"chain\": @\"garbage.pem\"}}], " POOLS "}",
+	    "listeners[0].tls.chain: chain file \"%s/garbage.pem\" holds no "
+	    "usable PEM certificate" },
+	{ "{" LSN ", \"pools\": {\"web\": {\"peers\": [{\"address\": "
+	    "\"127.0.0.1:9001\"},\n {\"address\": \"127.0.0.1:9002\", "
+	    "\"tls\": true, \"ca_file\": @\"garbage.pem\"}]}}}",
+	    "pools.web.peers[1].ca_file: CA file \"%s/garbage.pem\" holds no "
+	    "usable PEM certificate" },
 };
 
 /* Strip the '@' and compute its 1-based line and column. */
@@ -248,6 +323,82 @@ test_bad_configs(void)
 		cfg_free(cfg);
 		free(text);
 	}
+}
+
+static void
+test_tls_files(void)
+{
+	const char *good =
+	    "{\"listeners\": [{\"listen\": \"127.0.0.1:8080\", \"pool\": "
+	    "\"web\", \"tls\": {\"cert\": \"leaf.pem\", \"key\": "
+	    "\"leaf.key\", \"chain\": \"ca-chain.pem\"}},\n"
+	    " {\"listen\": \"127.0.0.1:8081\", \"pool\": \"web\"}],\n"
+	    " \"pools\": {\"web\": {\"peers\": [\n"
+	    "  {\"address\": \"127.0.0.1:9001\", \"tls\": true, \"ca_file\": "
+	    "\"ca.pem\"},\n"
+	    "  {\"address\": \"127.0.0.1:9002\", \"tls\": true, \"ca_file\": "
+	    "\"ca.pem\", \"sni\": \"b.example\"},\n"
+	    "  {\"address\": \"127.0.0.1:9003\", \"tls\": true, \"verify\": "
+	    "false},\n"
+	    "  {\"address\": \"127.0.0.1:9004\"}]},\n"
+	    "  \"api\": {\"peers\": [{\"address\": \"127.0.0.1:9005\", "
+	    "\"tls\": true, \"ca_file\": \"ca.pem\"}]}}}";
+	struct shunt_config	*cfg;
+	struct cfg_error	 err;
+	struct cfg_pool		*web;
+	char			 dir[4096], path[4200], want[1024], *text;
+	size_t			 i;
+	int			 line, col;
+
+	if (tlsgen_tmpdir(dir, sizeof(dir)) == NULL || tlsgen_make(dir) != 0) {
+		CU_FAIL("cannot make test certificates");
+		return;
+	}
+	cfg = cfg_load_buffer(good, strlen(good), "tls.json", dir, &err);
+	if (cfg == NULL)
+		printf("# %d:%d %s\n", err.line, err.column, err.msg);
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	if (cfg != NULL) {
+		CU_ASSERT_PTR_NOT_NULL(cfg->listeners[0].tls);
+		CU_ASSERT_PTR_NOT_NULL(cfg->listeners[0].tls->ssl_ctx);
+		CU_ASSERT_STRING_EQUAL(cfg->listeners[0].tls->cert,
+		    tlsgen_path(path, sizeof(path), dir, "leaf.pem"));
+		CU_ASSERT_PTR_NULL(cfg->listeners[1].tls);
+		web = &cfg->pools[0];
+		/* ca_file resolves against the config's directory */
+		CU_ASSERT_STRING_EQUAL(web->peers[0].ca_file,
+		    tlsgen_path(path, sizeof(path), dir, "ca.pem"));
+		CU_ASSERT_PTR_NOT_NULL(web->peers[0].ssl_ctx);
+		tap_result(web->peers[0].ssl_ctx == web->peers[1].ssl_ctx &&
+		    web->peers[0].ssl_ctx == cfg->pools[1].peers[0].ssl_ctx,
+		    "cfg: TLS peers alike share one client context, across "
+		    "pools");
+		tap_result(web->peers[2].ssl_ctx != NULL &&
+		    web->peers[2].ssl_ctx != web->peers[0].ssl_ctx,
+		    "cfg: verify false gets a context of its own");
+		CU_ASSERT_PTR_NULL(web->peers[3].ssl_ctx);
+		CU_ASSERT_FALSE(web->peers[2].verify);
+		CU_ASSERT_TRUE(web->peers[1].verify);
+		cfg_free(cfg);
+	}
+
+	for (i = 0; i < sizeof(tls_file_cases) / sizeof(tls_file_cases[0]);
+	    i++) {
+		text = unmark(tls_file_cases[i].text, &line, &col);
+		snprintf(want, sizeof(want), tls_file_cases[i].msg, dir, dir);
+		cfg = cfg_load_buffer(text, strlen(text), "tls.json", dir, &err);
+		if (!tap_result(cfg == NULL && strstr(err.msg, want) != NULL &&
+		    err.line == line && err.column == col,
+		    "cfg: bad TLS file %zu: %s", i, tls_file_cases[i].msg)) {
+			printf("#   got %d:%d \"%s\"\n#   want %d:%d "
+			    "\"...%s...\"\n", err.line, err.column, err.msg,
+			    line, col, want);
+			CU_FAIL("bad TLS file case");
+		}
+		cfg_free(cfg);
+		free(text);
+	}
+	tlsgen_cleanup(dir);
 }
 
 static void
@@ -519,5 +670,6 @@ main(void)
 	CU_add_test(s, "duration forms", test_duration_forms);
 	CU_add_test(s, "size forms", test_size_forms);
 	CU_add_test(s, "load file errors", test_load_file_errors);
+	CU_add_test(s, "TLS certificate, key and CA files", test_tls_files);
 	return tap_run_registry();
 }
