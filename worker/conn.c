@@ -25,6 +25,7 @@
 #include "http.h"
 #include "log.h"
 #include "proxy.h"
+#include "tls.h"
 #include "worker.h"
 
 #define CONN_READ_CHUNK		(16 * 1024)
@@ -55,6 +56,15 @@ conn_new(struct worker *w, struct listener_rt *l, int fd,
 	c->lst = l->cfg;
 	c->state = CONN_IDLE;
 	c->writable = true;
+	if (c->lst->tls != NULL) {
+		if (tls_server_start(&c->io, c->lst->tls) == -1) {
+			log_warnx("accept: no memory for TLS");
+			close(fd);
+			free(c);
+			return;
+		}
+		c->state = CONN_HANDSHAKE;
+	}
 	if (sa->ss_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
 		    c->client, sizeof(c->client));
@@ -65,7 +75,7 @@ conn_new(struct worker *w, struct listener_rt *l, int fd,
 	if (loop_add(w->loop, fd, LOOP_READ | LOOP_WRITE | LOOP_EDGE,
 	    conn_on_io, c) == -1) {
 		log_warn("accept: loop_add");
-		close(fd);
+		io_close(&c->io);
 		free(c);
 		return;
 	}
@@ -74,7 +84,10 @@ conn_new(struct worker *w, struct listener_rt *l, int fd,
 		w->conns->prev = c;
 	w->conns = c;
 	w->nconns++;
-	/* A new connection must send its first head within header_timeout. */
+	/*
+	 * A new connection must send its first head within header_timeout;
+	 * a TLS handshake is part of that time.
+	 */
 	c->head_start_ms = loop_now_ms(w->loop);
 	(void)loop_timer_set(w->loop, &c->timer,
 	    c->lst->limits.header_timeout_ms);
@@ -107,7 +120,7 @@ conn_fill(struct conn *c)
 		c->in.len += (size_t)n;
 		/* A short read drained the socket: the next edge says more,
 		 * unless the end of file came with this data. */
-		if ((size_t)n < space && !c->hup)
+		if ((size_t)n < space && !c->hup && !c->io.buffered)
 			c->readable = false;
 		return 1;
 	}
@@ -197,7 +210,7 @@ conn_linger(struct conn *c)
 		conn_close(c);
 		return;
 	}
-	(void)shutdown(c->io.fd, SHUT_WR);
+	io_shutdown(&c->io);
 	c->state = CONN_LINGER;
 	buf_free(&c->out);
 	(void)loop_timer_set(c->w->loop, &c->timer, CONN_LINGER_MS);
@@ -275,6 +288,32 @@ conn_request_done(struct conn *c)
 		conn_run(c);
 }
 
+/* Returns 0 when the handshake is done, -1 while it is not (or c closed). */
+static int
+conn_handshake(struct conn *c)
+{
+	char	 why[160];
+	int	 rc;
+
+	if ((rc = io_handshake(&c->io)) == 1)
+		return -1;
+	if (rc == -1) {
+		/* A scanner or a client that distrusts us: not our error. */
+		if (tls_error(&c->io, why, sizeof(why)))
+			log_info("client %s on %s: TLS handshake failed: %s",
+			    c->client, c->lst->addr.text, why);
+		else
+			log_debug("client %s on %s: TLS handshake failed: %s",
+			    c->client, c->lst->addr.text, why);
+		conn_close(c);
+		return -1;
+	}
+	c->state = CONN_IDLE;
+	/* The request may have come with the last handshake bytes. */
+	c->readable = c->writable = true;
+	return 0;
+}
+
 /* Answer before a request exists (head too large, malformed, ...). */
 static void
 conn_reject(struct conn *c, unsigned status)
@@ -330,6 +369,10 @@ conn_run(struct conn *c)
 	c->in_run = true;
 	while (!c->closed) {
 		switch (c->state) {
+		case CONN_HANDSHAKE:
+			if (conn_handshake(c) == -1)
+				goto out;
+			continue;
 		case CONN_BUSY:
 			proxy_run(c->req);
 			if (!c->closed && c->state == CONN_BUSY)
@@ -406,6 +449,7 @@ conn_on_io(struct loop *loop, int fd, unsigned revents, void *arg)
 
 	(void)loop;
 	(void)fd;
+	revents = io_ready(&c->io, revents);
 	if (revents & (LOOP_READ | LOOP_ERROR))
 		c->readable = true;
 	if (revents & (LOOP_HUP | LOOP_ERROR))
@@ -446,6 +490,11 @@ conn_on_timer(struct loop *loop, struct loop_timer *t, void *arg)
 			conn_close(c);
 		}
 		break;
+	case CONN_HANDSHAKE:
+		log_debug("client %s on %s: TLS handshake timed out "
+		    "(header_timeout)", c->client, c->lst->addr.text);
+		conn_close(c);
+		break;
 	case CONN_IDLE:
 	case CONN_CLOSING:
 	case CONN_LINGER:
@@ -462,7 +511,7 @@ conn_close_idle(struct worker *w)
 
 	for (c = w->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->state == CONN_IDLE)
+		if (c->state == CONN_IDLE || c->state == CONN_HANDSHAKE)
 			conn_close(c);
 	}
 }

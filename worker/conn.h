@@ -41,7 +41,10 @@ void	conn_leave(struct conn *c);
 /* Arm the client-side timer that fits what c waits for. */
 void	conn_update_timer(struct conn *c);
 
-/* Close every idle keep-alive connection (graceful stop). */
+/*
+ * Close every idle keep-alive connection, and every TLS handshake still
+ * under way (graceful stop).
+ */
 void	conn_close_idle(struct worker *w);
 
 #endif /* SHUNT_CONN_H */

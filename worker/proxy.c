@@ -9,6 +9,7 @@
 #endif
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@
 #include "peers.h"
 #include "proxy.h"
 #include "retry.h"
+#include "tls.h"
 #include "upstream.h"
 
 /* Largest response head accepted from a peer. */
@@ -487,7 +489,7 @@ proxy_recv(struct req *r)
 	}
 	up->got_bytes = true;
 	r->up_in.len += (size_t)n;
-	if ((size_t)n < space && !up->hup)
+	if ((size_t)n < space && !up->hup && !up->io.buffered)
 		up->readable = false;
 	while (!r->resp_done && buf_used(&r->up_in) > 0) {
 		if (!r->resp_head_done) {
@@ -631,6 +633,40 @@ proxy_run(struct req *r)
 	conn_update_timer(c);
 }
 
+/* The connection is ready for the request: the connect timer is done. */
+static void
+proxy_up_ready(struct upstream *up)
+{
+	up->state = UP_ACTIVE;
+	loop_timer_cancel(up->w->loop, &up->timer);
+}
+
+/*
+ * Drive up's TLS handshake.  Returns 1 when it is done, 0 while it waits,
+ * -1 when it failed (a connect failure, DESIGN.md §4.2: the request goes on
+ * with its next try, or the connection was closed).
+ */
+static int
+proxy_up_handshake(struct req *r, struct upstream *up)
+{
+	char	 why[96], doing[128];
+	int	 rc;
+
+	if ((rc = io_handshake(&up->io)) == 1)
+		return 0;
+	if (rc == 0) {
+		proxy_up_ready(up);
+		/* What came with the last handshake bytes raised no edge. */
+		up->readable = up->writable = true;
+		return 1;
+	}
+	(void)tls_error(&up->io, why, sizeof(why));
+	/* The detail the store keeps: short enough for its 95 bytes. */
+	snprintf(doing, sizeof(doing), "the TLS handshake (%s)", why);
+	(void)proxy_fail(r, FAIL_TLS, doing);
+	return -1;
+}
+
 void
 proxy_upstream_event(struct upstream *up)
 {
@@ -652,12 +688,20 @@ proxy_upstream_event(struct upstream *up)
 			if (proxy_fail(r, up_connect_failure(err),
 			    "connecting") == -1)
 				goto out;
+		} else if (up->io.tls != NULL) {
+			/* connect_timeout goes on: it covers TCP and TLS. */
+			up->state = UP_HANDSHAKE;
+			if (proxy_up_handshake(r, up) == 0)
+				goto out;
 		} else {
-			up->state = UP_ACTIVE;
-			loop_timer_cancel(c->w->loop, &up->timer);
+			proxy_up_ready(up);
 		}
+	} else if (up->state == UP_HANDSHAKE) {
+		if (proxy_up_handshake(r, up) == 0)
+			goto out;
 	}
-	proxy_run(r);
+	if (!c->closed)
+		proxy_run(r);
 out:
 	conn_leave(c);
 }
@@ -669,7 +713,8 @@ proxy_upstream_timeout(struct upstream *up)
 	struct conn	*c = r->c;
 
 	conn_enter(c);
-	if (proxy_fail(r, up->timer_kind, up->timer_kind ==
+	if (proxy_fail(r, up->timer_kind, up->state == UP_HANDSHAKE ?
+	    "the TLS handshake" : up->timer_kind ==
 	    FAIL_CONNECT_TIMEOUT ? "connecting" : up->timer_kind ==
 	    FAIL_WRITE_ERROR ? "sending the request (send_timeout)" :
 	    "waiting for the response") == 0)

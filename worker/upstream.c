@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "log.h"
 #include "proxy.h"
+#include "tls.h"
 #include "upstream.h"
 
 static void	up_on_io(struct loop *, int, unsigned, void *);
@@ -66,6 +67,15 @@ up_connect(struct worker *w, struct wpeer *wp, enum failure_kind *fail)
 	}
 	up->io.fd = fd;
 	up->io.ops = &io_plain_ops;
+	/* The handshake starts once TCP is connected (proxy.c). */
+	if (peer->tls && tls_client_start(&up->io, peer,
+	    &wp->tls_session) == -1) {
+		log_warnx("no memory for TLS to upstream %s", peer->addr.text);
+		close(fd);
+		free(up);
+		*fail = FAIL_UNREACHABLE;
+		return NULL;
+	}
 	up->w = w;
 	up->wp = wp;
 	up->state = UP_CONNECTING;
@@ -74,7 +84,7 @@ up_connect(struct worker *w, struct wpeer *wp, enum failure_kind *fail)
 	if (loop_add(w->loop, fd, LOOP_READ | LOOP_WRITE | LOOP_EDGE,
 	    up_on_io, up) == -1) {
 		log_warn("loop_add upstream");
-		close(fd);
+		io_close(&up->io);
 		free(up);
 		*fail = FAIL_UNREACHABLE;
 		return NULL;
@@ -118,7 +128,9 @@ up_park(struct upstream *up)
 	const struct cfg_pool	*pool = wp->cfg->pool;
 
 	up->req = NULL;
-	if (wp->nidle >= pool->keepalive.max_idle || up->w->stopping) {
+	/* io.buffered: the peer's close_notify came with the response. */
+	if (wp->nidle >= pool->keepalive.max_idle || up->w->stopping ||
+	    up->io.buffered) {
 		up_close(up);
 		return;
 	}
@@ -164,6 +176,7 @@ up_on_io(struct loop *loop, int fd, unsigned revents, void *arg)
 
 	(void)loop;
 	(void)fd;
+	revents = io_ready(&up->io, revents);
 	if (revents & (LOOP_READ | LOOP_ERROR))
 		up->readable = true;
 	if (revents & (LOOP_HUP | LOOP_ERROR))
@@ -174,6 +187,8 @@ up_on_io(struct loop *loop, int fd, unsigned revents, void *arg)
 		/*
 		 * An idle connection has nothing to say: data or EOF means the
 		 * peer closed it or broke protocol.  Either way it is useless.
+		 * Over TLS the data is a close_notify, or a record we cannot
+		 * take out of order: useless too.
 		 */
 		if (up->readable && recv(up->io.fd, probe, 1, MSG_PEEK) != -1)
 			up_close(up);

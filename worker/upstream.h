@@ -8,7 +8,8 @@
 
 /*
  * Start a non-blocking connect to wp's peer.  Returns the connection in
- * UP_CONNECTING, or NULL with *fail saying why it failed at once
+ * UP_CONNECTING (for a TLS peer with its TLS state ready, offering the
+ * peer's last session), or NULL with *fail saying why it failed at once
  * (connect_refused, unreachable, ...).
  */
 struct upstream	*up_connect(struct worker *w, struct wpeer *wp,

@@ -58,9 +58,11 @@ struct http_req_head {
 };
 
 struct wpeer;
+struct ssl_session_st;
 
 enum up_state {
 	UP_CONNECTING,
+	UP_HANDSHAKE,		/* TLS: connected, handshake under way */
 	UP_ACTIVE,		/* sending the request and reading the reply */
 	UP_IDLE,		/* parked in its peer's keep-alive list */
 };
@@ -92,6 +94,7 @@ struct wpeer {
 	enum health_pick	 pick;
 	uint64_t		 pending_requests;	/* not yet in the store */
 	uint64_t		 pending_failures;
+	struct ssl_session_st	*tls_session;	/* offered on the next connect */
 };
 
 struct wpool {
@@ -164,6 +167,7 @@ struct req {
 };
 
 enum conn_state {
+	CONN_HANDSHAKE,		/* TLS: before the first request */
 	CONN_IDLE,		/* keep-alive, waiting for a request */
 	CONN_HEAD,		/* reading a request head */
 	CONN_BUSY,		/* a request is in flight */

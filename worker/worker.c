@@ -20,6 +20,7 @@
 #include "http.h"
 #include "log.h"
 #include "peers.h"
+#include "tls.h"
 #include "upstream.h"
 #include "worker.h"
 
@@ -206,7 +207,7 @@ worker_pools_init(struct worker *w)
 static void
 worker_free(struct worker *w)
 {
-	size_t	 i;
+	size_t	 i, j;
 
 	while (w->conns != NULL)
 		conn_close(w->conns);
@@ -214,6 +215,9 @@ worker_free(struct worker *w)
 	peers_close(w);
 	for (i = 0; w->pools != NULL && i < w->npools; i++) {
 		bal_pool_free(&w->pools[i].bal);
+		for (j = 0; w->pools[i].peers != NULL &&
+		    j < w->pools[i].cfg->npeers; j++)
+			tls_session_free(w->pools[i].peers[j].tls_session);
 		free(w->pools[i].peers);
 	}
 	free(w->pools);
