@@ -1,8 +1,9 @@
 /*
  * shunt test backend: a small, fast HTTP/1.1 origin server for loopback
  * tests and benchmarks.  One process, N threads, each thread with its own
- * epoll loop and its own SO_REUSEPORT listener.  Routes and flags are
- * described in README.md next to this file.
+ * epoll loop and its own SO_REUSEPORT listener.  With -C and -K it speaks
+ * TLS (OpenSSL) and reports what the client sent in the handshake.  Routes
+ * and flags are described in README.md next to this file.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -32,6 +33,9 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "http_parse.h"
 
@@ -90,6 +94,8 @@ struct conn {
 	uint32_t		 events;	/* epoll interest registered */
 	bool			 peer_eof;
 	bool			 reset_on_close;
+	SSL			*ssl;		/* NULL: plain TCP */
+	bool			 handshaking;
 
 	char			*in;		/* unparsed: in[in_off, in_len) */
 	size_t			 in_off, in_len;
@@ -129,6 +135,9 @@ struct backend_ctx {
 	uint64_t		 default_body_size;
 	bool			 verbose;
 	const char		*force_path;	/* -m: every request acts as this */
+	const char		*cert_file;	/* -C: TLS with this certificate */
+	const char		*key_file;	/* -K */
+	SSL_CTX			*tls;		/* NULL: plain HTTP */
 	int			 stop_fd;	/* eventfd, readable = stop */
 	struct worker		*workers;
 	char			 pattern[STREAM_PIECE + PATTERN_LEN];
@@ -240,6 +249,30 @@ out_pending(const struct conn *c)
 	return c->out_len - c->out_off;
 }
 
+/* What the TLS client asked for, so a test can check what a proxy sent. */
+static void
+out_tls_headers(struct conn *c)
+{
+	const unsigned char *alpn;
+	const char *sni;
+	unsigned alpn_len;
+
+	sni = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
+	out_str(c, "X-Backend-SNI: ");
+	out_str(c, sni != NULL && strpbrk(sni, "\r\n") == NULL ? sni : "-");
+	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
+	out_str(c, "\r\nX-Backend-ALPN: ");
+	if (alpn_len > 0)
+		out_add(c, alpn, alpn_len);
+	else
+		out_str(c, "-");
+	out_str(c, "\r\nX-Backend-TLS-Resumed: ");
+	out_str(c, SSL_session_reused(c->ssl) ? "1" : "0");
+	out_str(c, "\r\nX-Backend-TLS-Version: ");
+	out_str(c, SSL_get_version(c->ssl));
+	out_add(c, "\r\n", 2);
+}
+
 /* ---- responses ---- */
 
 static void
@@ -268,6 +301,8 @@ out_response_head(struct conn *c, int status, const char *content_type,
 	out_add(c, "\r\n", 2);
 	out_header_num(c, "X-Backend-Conn: ", c->id);
 	out_header_num(c, "X-Request-Count: ", req->number);
+	if (c->ssl != NULL)
+		out_tls_headers(c);
 	if (!req->keep_alive)
 		out_str(c, "Connection: close\r\n");
 	else if (req->http10)	/* 1.0 persistence must be confirmed */
@@ -648,6 +683,56 @@ conn_process_input(struct conn *c)
 
 enum io_result { IO_DONE, IO_BLOCKED, IO_ERROR };
 
+/* send() or SSL_write(): bytes, or -1 with errno (EAGAIN: try later). */
+static ssize_t
+conn_send(struct conn *c, const char *data, size_t len)
+{
+	int n;
+
+	if (c->ssl == NULL)
+		return send(c->fd, data, len, MSG_NOSIGNAL);
+	ERR_clear_error();
+	n = SSL_write(c->ssl, data, len > INT32_MAX ? INT32_MAX : (int)len);
+	if (n > 0)
+		return n;
+	switch (SSL_get_error(c->ssl, n)) {
+	case SSL_ERROR_WANT_WRITE:
+	case SSL_ERROR_WANT_READ:
+		errno = EAGAIN;
+		break;
+	default:
+		errno = EPIPE;
+		break;
+	}
+	ERR_clear_error();
+	return -1;
+}
+
+/* recv() or SSL_read(): bytes, 0 at the end, -1 with errno. */
+static ssize_t
+conn_recv(struct conn *c, char *data, size_t len)
+{
+	int n;
+
+	if (c->ssl == NULL)
+		return recv(c->fd, data, len, 0);
+	ERR_clear_error();
+	n = SSL_read(c->ssl, data, len > INT32_MAX ? INT32_MAX : (int)len);
+	if (n > 0)
+		return n;
+	switch (SSL_get_error(c->ssl, n)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	default:
+		ERR_clear_error();
+		errno = ECONNRESET;
+		return -1;
+	}
+}
 static enum io_result
 conn_flush(struct conn *c)
 {
@@ -661,8 +746,7 @@ conn_flush(struct conn *c)
 			stream_produce(c);
 			continue;
 		}
-		n = send(c->fd, c->out + c->out_off, out_pending(c),
-		    MSG_NOSIGNAL);
+		n = conn_send(c, c->out + c->out_off, out_pending(c));
 		if (n >= 0)
 			c->out_off += (size_t)n;
 		else if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -689,6 +773,10 @@ conn_close(struct conn *c)
 		w->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
+	if (c->ssl != NULL) {
+		SSL_free(c->ssl);	/* no close_notify: tests see the FIN */
+		ERR_clear_error();
+	}
 	close(c->fd);		/* also drops it from the epoll set */
 	free(c->in);
 	free(c->out);
@@ -697,15 +785,10 @@ conn_close(struct conn *c)
 }
 
 static void
-conn_update_events(struct conn *c)
+conn_set_events(struct conn *c, uint32_t want)
 {
-	uint32_t want = 0;
 	struct epoll_event ev;
 
-	if (!c->peer_eof && c->in_len - c->in_off < IN_BUF_SIZE)
-		want |= EPOLLIN;
-	if (out_pending(c) > 0 || c->stream.active)
-		want |= EPOLLOUT;
 	if (want == c->events)
 		return;
 	ev.events = want;
@@ -715,6 +798,49 @@ conn_update_events(struct conn *c)
 	c->events = want;
 }
 
+static void
+conn_update_events(struct conn *c)
+{
+	uint32_t want = 0;
+
+	if (!c->peer_eof && c->in_len - c->in_off < IN_BUF_SIZE)
+		want |= EPOLLIN;
+	if (out_pending(c) > 0 || c->stream.active)
+		want |= EPOLLOUT;
+	conn_set_events(c, want);
+}
+
+/* 1 done, 0 waiting for the socket, -1 failed (c is closed). */
+static int
+conn_handshake(struct conn *c)
+{
+	int n;
+
+	ERR_clear_error();
+	n = SSL_do_handshake(c->ssl);
+	if (n == 1) {
+		c->handshaking = false;
+		return 1;
+	}
+	switch (SSL_get_error(c->ssl, n)) {
+	case SSL_ERROR_WANT_READ:
+		conn_set_events(c, EPOLLIN);
+		return 0;
+	case SSL_ERROR_WANT_WRITE:
+		conn_set_events(c, EPOLLOUT);
+		return 0;
+	default:
+		if (backend.verbose)
+			fprintf(stderr, "%s: conn=%" PRIu64 " TLS handshake "
+			    "failed: %s\n", backend.name, c->id,
+			    ERR_reason_error_string(ERR_peek_error()) ?
+			    ERR_reason_error_string(ERR_peek_error()) :
+			    "connection closed");
+		ERR_clear_error();
+		conn_close(c);
+		return -1;
+	}
+}
 /*
  * Make all the progress possible without blocking: answer requests, write,
  * close when done.  Returns false if the connection was closed.
@@ -744,6 +870,8 @@ conn_run(struct conn *c)
 			 * input would make the kernel send RST, which can
 			 * destroy the response before the peer reads it.
 			 */
+			if (c->ssl != NULL)
+				(void)SSL_shutdown(c->ssl);
 			shutdown(c->fd, SHUT_WR);
 			c->state = ST_LINGER;
 			timer_arm(c, now_ms() + LINGER_MS);
@@ -770,24 +898,42 @@ conn_on_event(struct conn *c, uint32_t events)
 		conn_close(c);
 		return;
 	}
-	if (events & EPOLLIN) {
-		if (c->in_off > 0) {
-			memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
-			c->in_len -= c->in_off;
-			c->in_off = 0;
-		}
-		n = recv(c->fd, c->in + c->in_len, IN_BUF_SIZE - c->in_len, 0);
-		if (n > 0) {
-			c->in_len += (size_t)n;
-		} else if (n == 0) {
-			c->peer_eof = true;
-		} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
-		    errno != EINTR) {
-			conn_close(c);
+	if (c->handshaking) {
+		if (conn_handshake(c) <= 0)
 			return;
-		}
+		events |= EPOLLIN;	/* a request may have come along */
 	}
-	conn_run(c);
+	for (;;) {
+		if (events & EPOLLIN) {
+			if (c->in_off > 0) {
+				memmove(c->in, c->in + c->in_off,
+				    c->in_len - c->in_off);
+				c->in_len -= c->in_off;
+				c->in_off = 0;
+			}
+			n = conn_recv(c, c->in + c->in_len,
+			    IN_BUF_SIZE - c->in_len);
+			if (n > 0) {
+				c->in_len += (size_t)n;
+			} else if (n == 0) {
+				c->peer_eof = true;
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR) {
+				conn_close(c);
+				return;
+			}
+		}
+		if (!conn_run(c))
+			return;
+		/*
+		 * What OpenSSL holds decrypted makes no epoll event: read it
+		 * while there is room for it.
+		 */
+		if (c->ssl == NULL || c->peer_eof || SSL_pending(c->ssl) == 0 ||
+		    c->in_len - c->in_off >= IN_BUF_SIZE)
+			break;
+		events = EPOLLIN;
+	}
 }
 
 static void
@@ -841,6 +987,13 @@ worker_accept(struct worker *w)
 		c->in = xrealloc(NULL, IN_BUF_SIZE);
 		c->id = atomic_fetch_add(&backend.connections, 1) + 1;
 		c->events = EPOLLIN;
+		if (backend.tls != NULL) {
+			if ((c->ssl = SSL_new(backend.tls)) == NULL ||
+			    SSL_set_fd(c->ssl, fd) != 1)
+				die("SSL_new: out of memory");
+			SSL_set_accept_state(c->ssl);
+			c->handshaking = true;
+		}
 		ev.events = EPOLLIN;
 		ev.data.ptr = &c->src;
 		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
@@ -984,7 +1137,9 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: backend [-qv] [-l ADDR:PORT] [-p PORTFILE] [-n NAME] "
-	    "[-T THREADS] [-b BODYSIZE] [-m PATH]\n"
+	    "[-T THREADS] [-b BODYSIZE] [-m PATH] [-C CERT -K KEY]\n"
+	    "  -C CERT  speak TLS with this PEM certificate (chain) file\n"
+	    "  -K KEY   ... and this PEM private key file\n"
 	    "  -m PATH  answer every request as if its path were PATH "
 	    "(e.g. /reset)\n");
 	exit(2);
@@ -1006,12 +1161,14 @@ parse_args(int argc, char **argv)
 {
 	int opt;
 
-	while ((opt = getopt(argc, argv, "l:p:n:T:b:m:qvh")) != -1) {
+	while ((opt = getopt(argc, argv, "l:p:n:T:b:m:C:K:qvh")) != -1) {
 		switch (opt) {
 		case 'l': backend.listen_spec = optarg; break;
 		case 'p': backend.port_file = optarg; break;
 		case 'n': backend.name = optarg; break;
 		case 'm': backend.force_path = optarg; break;
+		case 'C': backend.cert_file = optarg; break;
+		case 'K': backend.key_file = optarg; break;
 		case 'T':
 			backend.nthreads = (unsigned)parse_number_arg(optarg,
 			    1, MAX_THREADS);
@@ -1025,13 +1182,56 @@ parse_args(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (optind != argc)
+	if (optind != argc || (backend.cert_file == NULL) !=
+	    (backend.key_file == NULL))
 		usage();
 	backend.name_len = strlen(backend.name);
 	for (size_t i = 0; i < backend.name_len; i++)	/* header-safe */
 		if ((unsigned char)backend.name[i] < 0x20 ||
 		    backend.name[i] == 0x7f)
 			die("-n: control characters are not allowed");
+}
+
+static int
+alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned inlen, void *arg)
+{
+	static const unsigned char http11[] = "\x08http/1.1";
+	unsigned char *sel;
+
+	(void)ssl;
+	(void)arg;
+	if (SSL_select_next_proto(&sel, outlen, http11, sizeof(http11) - 1,
+	    in, inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* One context for all threads: TLS 1.2+, session resumption on. */
+static void
+tls_setup(void)
+{
+	SSL_CTX *ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		die("SSL_CTX_new failed");
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/* out[] moves when it grows: the retry of a write may too. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"backend",
+	    7);
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+	if (SSL_CTX_use_certificate_chain_file(ctx, backend.cert_file) != 1)
+		die("-C %s: %s", backend.cert_file,
+		    ERR_reason_error_string(ERR_peek_error()));
+	if (SSL_CTX_use_PrivateKey_file(ctx, backend.key_file,
+	    SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1)
+		die("-K %s: %s", backend.key_file,
+		    ERR_reason_error_string(ERR_peek_error()));
+	backend.tls = ctx;
 }
 
 int
@@ -1060,6 +1260,8 @@ main(int argc, char **argv)
 
 	for (size_t i = 0; i < sizeof(backend.pattern); i++)
 		backend.pattern[i] = PATTERN[i % PATTERN_LEN];
+	if (backend.cert_file != NULL)
+		tls_setup();
 
 	backend.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (backend.stop_fd < 0)
@@ -1112,6 +1314,7 @@ main(int argc, char **argv)
 	}
 	close(backend.stop_fd);
 	free(backend.workers);
+	SSL_CTX_free(backend.tls);
 	if (backend.verbose)
 		fprintf(stderr, "%s: stopped by signal %d\n", backend.name,
 		    sig);
