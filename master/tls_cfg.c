@@ -91,10 +91,13 @@ tls_cfg_new(const SSL_METHOD *method)
 	/*
 	 * Partial writes let a write return what went out before the socket
 	 * filled; the buffer may move between retries as ours grow; idle
-	 * keep-alive connections give their record buffers back.
+	 * keep-alive connections give their record buffers back.  Reading
+	 * ahead takes all the records the kernel has in one read(2) instead
+	 * of two per record (worker/tls.c drains OpenSSL's buffer).
 	 */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_default_passwd_cb(ctx, tls_cfg_no_password);
 	return ctx;
 }

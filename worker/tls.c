@@ -4,7 +4,10 @@
  * Reads and writes loop until the socket would block or the caller's
  * buffer is full or empty, so a short count still means "wait for the
  * next edge" as it does over plain TCP (io.h): one SSL_read returns at most
- * one record, and OpenSSL cannot tell whether the kernel holds more.
+ * one record, and OpenSSL cannot tell whether the kernel holds more.  The
+ * contexts read ahead (one read(2) takes every record there is, not a
+ * header and then a body); what OpenSSL then holds when the caller's buffer
+ * is full is announced with io.buffered.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -240,6 +243,8 @@ tls_read(struct io *io, void *buf, size_t len)
 		io->buffered = true;
 		return (ssize_t)got;
 	}
+	/* Read ahead: records may wait in OpenSSL rather than the kernel. */
+	io->buffered = SSL_has_pending(t->ssl) == 1;
 	return (ssize_t)got;
 blocked:
 	if (got > 0)
