@@ -9,7 +9,8 @@
 # BENCH_WRK_THREADS (2), BENCH_WRK_CONNS (50), BENCH_BACKEND_THREADS (1),
 # BENCH_IDLE_CONNS (10000), BENCH_PROXIES ("shunt nginx haproxy"),
 # BENCH_KEEP=1 (keep the temp dir), BENCH_OUT=FILE (also write the table),
-# BENCH_FAILOVER=0 (skip the failover scenario, tests/bench/failover.sh).
+# BENCH_FAILOVER=0 (skip the failover scenario, tests/bench/failover.sh),
+# BENCH_TLS=0 (skip TLS keep-alive on both sides, tests/bench/tls.sh).
 #
 # It reports; it never fails on a missed target.  Exit 1 only when something
 # broke (a process did not start, wrk produced no result).
@@ -554,10 +555,16 @@ for f in nginx/error.log haproxy.err backend.err; do
 	fi
 done
 
-# --- failover: a peer dies under load (BENCH_FAILOVER=0 skips it) ------------
+# --- then the scenarios with their own setups, each after a clean slate -------
+cleanup
+trap - EXIT
+# TLS on both sides (BENCH_TLS=0 skips it).
+if [ "${BENCH_TLS:-1}" != 0 ]; then
+	echo
+	bash "$BENCH_DIR/tls.sh" || exit 1
+fi
+# A peer dies under load (BENCH_FAILOVER=0 skips it).
 if [ "${BENCH_FAILOVER:-1}" != 0 ]; then
-	cleanup
-	trap - EXIT
 	echo
 	bash "$BENCH_DIR/failover.sh" || exit 1
 fi
