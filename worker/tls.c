@@ -4,10 +4,11 @@
  * Reads and writes loop until the socket would block or the caller's
  * buffer is full or empty, so a short count still means "wait for the
  * next edge" as it does over plain TCP (io.h): one SSL_read returns at most
- * one record, and OpenSSL cannot tell whether the kernel holds more.  The
- * contexts read ahead (one read(2) takes every record there is, not a
- * header and then a body); what OpenSSL then holds when the caller's buffer
- * is full is announced with io.buffered.
+ * one record.  The contexts read ahead (one read(2) takes every record
+ * there is, not a header and then a body); a read stops early when OpenSSL
+ * holds nothing more and its last read(2) was short, and what OpenSSL
+ * still holds when the caller's buffer is full is announced with
+ * io.buffered.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -38,6 +39,7 @@ struct tls {
 	int		  sys_errno;
 	int		  fail_errno;	/* what every later call reports */
 	bool		  eof;		/* met after data: the next read's */
+	bool		  drained;	/* the last read(2) came back short */
 	bool		  established;
 	bool		  failed;	/* fatal: no close_notify, no reuse */
 	bool		  shut;		/* close_notify sent */
@@ -69,21 +71,44 @@ tls_peer_name(const struct cfg_peer *peer, struct tls_peer_name *out)
 	out->sni = out->host = host;
 }
 
+/*
+ * Watches the socket BIO's reads: one that returns less than OpenSSL asked
+ * for (it reads ahead, so it asks for a buffer's worth) found the kernel's
+ * queue empty, as a short read(2) does on the plain path.
+ */
+static long
+tls_bio_watch(BIO *b, int oper, const char *argp, size_t len, int argi,
+    long argl, int ret, size_t *processed)
+{
+	struct tls	*t = (struct tls *)BIO_get_callback_arg(b);
+
+	(void)argp;
+	(void)argi;
+	(void)argl;
+	if (oper == (BIO_CB_READ | BIO_CB_RETURN) && t != NULL)
+		t->drained = ret <= 0 || processed == NULL || *processed < len;
+	return ret;
+}
+
 static struct tls *
 tls_new(struct io *io, SSL_CTX *ctx)
 {
 	struct tls	*t;
+	BIO		*bio;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
 	ERR_clear_error();
 	if ((t->ssl = SSL_new(ctx)) == NULL ||
-	    SSL_set_fd(t->ssl, io->fd) != 1) {
+	    SSL_set_fd(t->ssl, io->fd) != 1 ||
+	    (bio = SSL_get_rbio(t->ssl)) == NULL) {
 		ERR_clear_error();
 		SSL_free(t->ssl);
 		free(t);
 		return NULL;
 	}
+	BIO_set_callback_ex(bio, tls_bio_watch);
+	BIO_set_callback_arg(bio, (char *)t);
 	return t;
 }
 
@@ -219,6 +244,13 @@ tls_read(struct io *io, void *buf, size_t len)
 		n = SSL_read(t->ssl, (char *)buf + got, tls_len(len - got));
 		if (n > 0) {
 			got += (size_t)n;
+			/*
+			 * Nothing left in OpenSSL and the kernel was empty at
+			 * the last read(2): the next edge tells of more, so a
+			 * read that would only meet EAGAIN is saved.
+			 */
+			if (t->drained && SSL_has_pending(t->ssl) == 0)
+				return (ssize_t)got;
 			continue;
 		}
 		switch ((code = SSL_get_error(t->ssl, n))) {
