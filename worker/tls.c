@@ -56,19 +56,15 @@ void
 tls_peer_name(const struct cfg_peer *peer, struct tls_peer_name *out)
 {
 	unsigned char	 a[sizeof(struct in6_addr)];
-	const char	*host = peer->addr.host;
+	const char	*name = peer->sni != NULL ? peer->sni : peer->addr.host;
 
 	memset(out, 0, sizeof(*out));
-	if (peer->sni != NULL) {
-		out->sni = out->host = peer->sni;
+	if (inet_pton(AF_INET, name, a) == 1 ||
+	    inet_pton(AF_INET6, name, a) == 1) {
+		out->ip = name;
 		return;
 	}
-	if (inet_pton(AF_INET, host, a) == 1 ||
-	    inet_pton(AF_INET6, host, a) == 1) {
-		out->ip = host;
-		return;
-	}
-	out->sni = out->host = host;
+	out->sni = out->host = name;
 }
 
 /*

@@ -28,9 +28,9 @@ extern const struct io_ops tls_ops;
 /*
  * What a TLS peer is called: the name sent as SNI (NULL: none) and what
  * its certificate must match, a host name or an IP address (one of the
- * two is NULL).  sni when set, else the address's host: a host name is
- * sent as SNI and checked; an IP literal is not sent (RFC 6066 forbids
- * it) and is checked against the certificate's IP addresses.
+ * two is NULL).  The name is sni when set, else the address's host: a host
+ * name is sent as SNI and checked; an IP literal is not sent (RFC 6066
+ * forbids it) and is checked against the certificate's IP addresses.
  */
 struct tls_peer_name {
 	const char	*sni;

@@ -50,6 +50,8 @@ test_peer_name(void)
 		{ "2001:db8::1", "v6.example", "v6.example", "v6.example",
 		    NULL },
 		{ "localhost", NULL, "localhost", "localhost", NULL },
+		/* an IP as "sni" is no server name either */
+		{ "backend.example", "192.0.2.9", NULL, NULL, "192.0.2.9" },
 	};
 	struct cfg_peer		 peer;
 	struct tls_peer_name	 n;
