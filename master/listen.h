@@ -27,6 +27,26 @@ struct listen_set *listen_open(const struct shunt_config *cfg,
 	    unsigned nslots, char *err, size_t errlen);
 
 /*
+ * Reload: the sockets for cfg, nslots per listener.  A listener whose
+ * address old_cfg already had keeps old's sockets (no connection queued
+ * on them is lost, none is refused); new addresses are bound as by
+ * listen_open().  Until listen_commit() both sets hold the kept sockets
+ * and listen_close() of the new set closes only the ones it bound, so a
+ * reload that fails later leaves old as it was.  NULL with "cannot listen
+ * on ADDR: REASON" in err.
+ */
+struct listen_set *listen_reload(const struct listen_set *old,
+	    const struct shunt_config *old_cfg,
+	    const struct shunt_config *cfg, unsigned nslots, char *err,
+	    size_t errlen);
+
+/*
+ * The reload went through: the kept sockets move out of old, so that
+ * closing old closes only what the new config dropped.
+ */
+void	listen_commit(struct listen_set *ls, struct listen_set *old);
+
+/*
  * The sockets of one slot, indexed like cfg->listeners: what the worker
  * in that slot gets as listen_fds.  Owned by the set.
  */
