@@ -132,6 +132,14 @@ listen_reload(const struct listen_set *old,
 	unsigned		 s;
 	int			*fd, probe;
 
+	/*
+	 * Never fewer sockets than before: closing one that left the
+	 * SO_REUSEPORT group would reset the connections queued on it.  With
+	 * fewer workers, each serves the slots listen_worker_fds() folds
+	 * onto it.
+	 */
+	if (nslots < old->nslots)
+		nslots = old->nslots;
 	n = cfg->nlisteners * nslots;
 	if ((ls = calloc(1, sizeof(*ls))) == NULL ||
 	    (ls->fds = calloc(n > 0 ? n : 1, sizeof(int))) == NULL ||
@@ -196,21 +204,41 @@ listen_commit(struct listen_set *ls, struct listen_set *old)
 	ls->reused = NULL;
 }
 
-const int *
-listen_slot_fds(const struct listen_set *ls, unsigned slot)
+unsigned
+listen_nslots(const struct listen_set *ls)
 {
-	return &ls->fds[(size_t)slot * ls->nlisteners];
+	return ls->nslots;
+}
+
+int *
+listen_worker_fds(const struct listen_set *ls, unsigned slot,
+    unsigned nworkers, size_t *nfds)
+{
+	size_t		 n = 0;
+	unsigned	 s;
+	int		*fds;
+
+	if ((fds = calloc((ls->nslots / nworkers + 1) * ls->nlisteners + 1,
+	    sizeof(int))) == NULL)
+		return NULL;
+	for (s = slot; s < ls->nslots; s += nworkers) {
+		memcpy(fds + n, &ls->fds[(size_t)s * ls->nlisteners],
+		    ls->nlisteners * sizeof(int));
+		n += ls->nlisteners;
+	}
+	*nfds = n;
+	return fds;
 }
 
 void
-listen_keep_slot(struct listen_set *ls, unsigned slot)
+listen_keep_slot(struct listen_set *ls, unsigned slot, unsigned nworkers)
 {
 	size_t	 i;
 	int	*fd;
 
 	for (i = 0; i < ls->nlisteners * ls->nslots; i++) {
 		fd = &ls->fds[i];
-		if (i / ls->nlisteners == slot || *fd == -1)
+		if ((i / ls->nlisteners) % nworkers == slot || *fd == -1)
 			continue;
 		close(*fd);
 		*fd = -1;

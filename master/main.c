@@ -111,28 +111,41 @@ done:
  * status 1.
  */
 static int
-serve(struct shunt_config *cfg, const char *pidfile, bool foreground)
+serve(struct shunt_config *cfg, const char *pidfile_arg, bool foreground)
 {
-	struct listen_set	*ls;
+	struct listen_set	*ls = NULL;
 	struct privs		 privs;
-	char			 err[512];
+	char			 err[512], pidbuf[PATH_MAX];
+	const char		*pidfile = NULL;
 	pid_t			 holder;
 	int			 ready = -1, rc = 1;
 
+	/*
+	 * A reload frees the config the path may point into; the pid file
+	 * stays the one written at start.
+	 */
+	if (pidfile_arg != NULL) {
+		if ((size_t)snprintf(pidbuf, sizeof(pidbuf), "%s",
+		    pidfile_arg) >= sizeof(pidbuf)) {
+			fprintf(stderr, "shunt: pid file path too long\n");
+			goto done;
+		}
+		pidfile = pidbuf;
+	}
 	log_set_level(cfg->log.level);
 	if (pidfile != NULL && pidfile_check(pidfile, &holder) == -1) {
 		fprintf(stderr, "shunt: already running as pid %d (%s)\n",
 		    (int)holder, pidfile);
-		return 1;
+		goto done;
 	}
 	if (privs_resolve(cfg, &privs, err, sizeof(err)) == -1) {
 		fprintf(stderr, "shunt: %s\n", err);
-		return 1;
+		goto done;
 	}
 	if ((ls = listen_open(cfg, (unsigned)cfg->workers, err,
 	    sizeof(err))) == NULL) {
 		fprintf(stderr, "shunt: %s\n", err);
-		return 1;
+		goto done;
 	}
 	/* Before any fork: the master must not hold the store across it. */
 	if (state_publish(cfg, 1, false, err, sizeof(err)) == -1 ||

@@ -132,8 +132,16 @@ proc_signal_all(struct proc_master *m, int signo)
 static void __attribute__((noreturn))
 proc_worker_child(struct proc_master *m, unsigned slot)
 {
+	size_t	 nfds;
+	int	*fds, rc;
+
 	sig_child_reset();
-	listen_keep_slot(m->ls, slot);
+	listen_keep_slot(m->ls, slot, m->nworkers);
+	if ((fds = listen_worker_fds(m->ls, slot, m->nworkers, &nfds)) ==
+	    NULL) {
+		log_warn("worker %u", slot);
+		_exit(1);
+	}
 	/* Before the worker opens anything: its files are the user's. */
 	if (privs_drop(&m->privs) == -1) {
 		log_warn("worker %u: cannot drop privileges to %s", slot,
@@ -141,7 +149,9 @@ proc_worker_child(struct proc_master *m, unsigned slot)
 		_exit(1);
 	}
 	/* _exit: the master's stdio buffers and atexit work are not ours. */
-	_exit(worker_main(m->cfg, listen_slot_fds(m->ls, slot), slot));
+	rc = worker_main(m->cfg, fds, nfds, slot);
+	free(fds);
+	_exit(rc);
 }
 
 static int
@@ -342,6 +352,13 @@ proc_stop(struct proc_master *m, enum proc_state how, uint64_t now)
 		return;
 	for (i = 0; i < m->nworkers; i++)
 		m->workers[i].respawn = false;
+	/*
+	 * The workers close their copies as they stop accepting; once ours
+	 * are closed too, a new client is refused at once instead of waiting
+	 * in a queue nobody will ever accept from.
+	 */
+	listen_close(m->ls);
+	m->ls = NULL;
 	if (how == PROC_QUITTING) {
 		deadline = proc_add_ms(now, proc_add_ms(proc_shutdown_ms(m->cfg),
 		    PROC_STOP_MARGIN_MS));
