@@ -19,6 +19,7 @@
 #include "conn.h"
 #include "http.h"
 #include "log.h"
+#include "orphan.h"
 #include "peers.h"
 #include "upstream.h"
 #include "worker.h"
@@ -211,6 +212,8 @@ worker_free(struct worker *w)
 	while (w->conns != NULL)
 		conn_close(w->conns);
 	up_close_idle(w);
+	/* Before the store closes: what they hold goes back to it. */
+	orphan_close_all(w);
 	peers_close(w);
 	for (i = 0; w->pools != NULL && i < w->npools; i++) {
 		bal_pool_free(&w->pools[i].bal);
