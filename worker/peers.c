@@ -151,6 +151,18 @@ peers_eligible(const struct cfg_peer *peer, void *arg)
 	    health_is_unproven(&wp->rec));
 }
 
+static bool
+peers_primary_eligible(struct wpool *p)
+{
+	size_t	 i;
+
+	for (i = 0; i < p->cfg->npeers; i++)
+		if (!p->peers[i].cfg->backup &&
+		    peers_eligible(p->peers[i].cfg, p))
+			return true;
+	return false;
+}
+
 /* When nothing is eligible: a suspect peer still beats a 503. */
 static bool
 peers_last_resort(const struct cfg_peer *peer, void *arg)
@@ -252,7 +264,7 @@ peers_select(struct req *r, const struct cfg_peer *avoid)
 	struct bal_peer		*bp;
 	uint64_t		 now;
 	size_t			 i;
-	bool			 won;
+	bool			 won, backups;
 
 	r->trial = false;
 	if (w->store == NULL) {
@@ -276,14 +288,17 @@ peers_select(struct req *r, const struct cfg_peer *avoid)
 	 * across all workers: the first to win the claim in the store.  So
 	 * does a suspect peer whose trial connect is free: without it the
 	 * suspicion would never end, in a completed connect or in max_fails
-	 * failures.  Primaries first, as selection would prefer them.
+	 * failures.  Primaries first, as selection would prefer them;
+	 * backups only while no primary is eligible, which is also the only
+	 * time they take traffic: else a backup once down stayed down.
 	 */
+	backups = !peers_primary_eligible(p);
 	for (i = 0; i < pool->npeers; i++) {
 		wp = &p->peers[i];
 		if ((wp->pick != HEALTH_PICK_PROBE &&
 		    (wp->pick != HEALTH_PICK_TRIAL ||
 		    health_is_unproven(&wp->rec))) || r->tried[i] ||
-		    wp->cfg->backup)
+		    (wp->cfg->backup && !backups))
 			continue;
 		won = false;
 		if (wp->pick == HEALTH_PICK_PROBE) {
