@@ -6,6 +6,7 @@
 #endif
 
 #include <errno.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ struct listen_set {
 	size_t		 nlisteners;
 	unsigned	 nslots;
 	int		*fds;
+	bool		*reused;	/* listen_reload(): taken from the old set */
 };
 
 /*
@@ -101,21 +103,142 @@ fail:
 	return NULL;
 }
 
-const int *
-listen_slot_fds(const struct listen_set *ls, unsigned slot)
+static bool
+listen_same_addr(const struct cfg_addr *a, const struct cfg_addr *b)
 {
-	return &ls->fds[(size_t)slot * ls->nlisteners];
+	return a->salen == b->salen && memcmp(&a->sa, &b->sa, a->salen) == 0;
+}
+
+/* The listener of old_cfg bound to the same address as addr, or -1. */
+static ssize_t
+listen_find(const struct shunt_config *old_cfg, const struct cfg_addr *addr)
+{
+	size_t	 j;
+
+	for (j = 0; j < old_cfg->nlisteners; j++)
+		if (listen_same_addr(&old_cfg->listeners[j].addr, addr))
+			return (ssize_t)j;
+	return -1;
+}
+
+struct listen_set *
+listen_reload(const struct listen_set *old,
+    const struct shunt_config *old_cfg, const struct shunt_config *cfg,
+    unsigned nslots, char *err, size_t errlen)
+{
+	struct listen_set	*ls;
+	size_t			 i, n;
+	ssize_t			 j;
+	unsigned		 s;
+	int			*fd, probe;
+
+	/*
+	 * Never fewer sockets than before: closing one that left the
+	 * SO_REUSEPORT group would reset the connections queued on it.  With
+	 * fewer workers, each serves the slots listen_worker_fds() folds
+	 * onto it.
+	 */
+	if (nslots < old->nslots)
+		nslots = old->nslots;
+	n = cfg->nlisteners * nslots;
+	if ((ls = calloc(1, sizeof(*ls))) == NULL ||
+	    (ls->fds = calloc(n > 0 ? n : 1, sizeof(int))) == NULL ||
+	    (ls->reused = calloc(n > 0 ? n : 1, sizeof(bool))) == NULL) {
+		snprintf(err, errlen, "cannot listen: %s", strerror(errno));
+		if (ls != NULL)
+			free(ls->fds);
+		free(ls);
+		return NULL;
+	}
+	ls->nlisteners = cfg->nlisteners;
+	ls->nslots = nslots;
+	for (i = 0; i < n; i++)
+		ls->fds[i] = -1;
+	for (i = 0; i < cfg->nlisteners; i++) {
+		j = listen_find(old_cfg, &cfg->listeners[i].addr);
+		/* Only a new address must be free: ours is, to us. */
+		if (j == -1) {
+			if ((probe = listen_bind(&cfg->listeners[i].addr, 1)) ==
+			    -1)
+				goto fail;
+			close(probe);
+		}
+		for (s = 0; s < nslots; s++) {
+			fd = &ls->fds[(size_t)s * ls->nlisteners + i];
+			if (j != -1 && s < old->nslots &&
+			    old->fds[(size_t)s * old->nlisteners + (size_t)j] !=
+			    -1) {
+				*fd = old->fds[(size_t)s * old->nlisteners +
+				    (size_t)j];
+				ls->reused[(size_t)s * ls->nlisteners + i] =
+				    true;
+				continue;
+			}
+			if ((*fd = listen_bind(&cfg->listeners[i].addr, 0)) ==
+			    -1)
+				goto fail;
+		}
+	}
+	return ls;
+fail:
+	snprintf(err, errlen, "cannot listen on %s: %s",
+	    cfg->listeners[i].addr.text, strerror(errno));
+	listen_close(ls);
+	return NULL;
 }
 
 void
-listen_keep_slot(struct listen_set *ls, unsigned slot)
+listen_commit(struct listen_set *ls, struct listen_set *old)
+{
+	size_t	 i, j;
+
+	for (i = 0; ls->reused != NULL &&
+	    i < ls->nlisteners * ls->nslots; i++) {
+		if (!ls->reused[i])
+			continue;
+		for (j = 0; j < old->nlisteners * old->nslots; j++)
+			if (old->fds[j] == ls->fds[i])
+				old->fds[j] = -1;
+	}
+	free(ls->reused);
+	ls->reused = NULL;
+}
+
+unsigned
+listen_nslots(const struct listen_set *ls)
+{
+	return ls->nslots;
+}
+
+int *
+listen_worker_fds(const struct listen_set *ls, unsigned slot,
+    unsigned nworkers, size_t *nfds)
+{
+	size_t		 n = 0;
+	unsigned	 s;
+	int		*fds;
+
+	if ((fds = calloc((ls->nslots / nworkers + 1) * ls->nlisteners + 1,
+	    sizeof(int))) == NULL)
+		return NULL;
+	for (s = slot; s < ls->nslots; s += nworkers) {
+		memcpy(fds + n, &ls->fds[(size_t)s * ls->nlisteners],
+		    ls->nlisteners * sizeof(int));
+		n += ls->nlisteners;
+	}
+	*nfds = n;
+	return fds;
+}
+
+void
+listen_keep_slot(struct listen_set *ls, unsigned slot, unsigned nworkers)
 {
 	size_t	 i;
 	int	*fd;
 
 	for (i = 0; i < ls->nlisteners * ls->nslots; i++) {
 		fd = &ls->fds[i];
-		if (i / ls->nlisteners == slot || *fd == -1)
+		if ((i / ls->nlisteners) % nworkers == slot || *fd == -1)
 			continue;
 		close(*fd);
 		*fd = -1;
@@ -129,9 +252,11 @@ listen_close(struct listen_set *ls)
 
 	if (ls == NULL)
 		return;
+	/* An uncommitted reload set must not close what the old one owns. */
 	for (i = 0; i < ls->nlisteners * ls->nslots; i++)
-		if (ls->fds[i] != -1)
+		if (ls->fds[i] != -1 && (ls->reused == NULL || !ls->reused[i]))
 			close(ls->fds[i]);
+	free(ls->reused);
 	free(ls->fds);
 	free(ls);
 }

@@ -27,16 +27,47 @@ struct listen_set *listen_open(const struct shunt_config *cfg,
 	    unsigned nslots, char *err, size_t errlen);
 
 /*
- * The sockets of one slot, indexed like cfg->listeners: what the worker
- * in that slot gets as listen_fds.  Owned by the set.
+ * Reload: the sockets for cfg, nslots per listener (or as many as old
+ * had, if that is more).  A listener whose
+ * address old_cfg already had keeps old's sockets (no connection queued
+ * on them is lost, none is refused); new addresses are bound as by
+ * listen_open().  Until listen_commit() both sets hold the kept sockets
+ * and listen_close() of the new set closes only the ones it bound, so a
+ * reload that fails later leaves old as it was.  NULL with "cannot listen
+ * on ADDR: REASON" in err.
  */
-const int *listen_slot_fds(const struct listen_set *ls, unsigned slot);
+struct listen_set *listen_reload(const struct listen_set *old,
+	    const struct shunt_config *old_cfg,
+	    const struct shunt_config *cfg, unsigned nslots, char *err,
+	    size_t errlen);
 
 /*
- * In a worker after fork: close every other slot's sockets, so that a
+ * The reload went through: the kept sockets move out of old, so that
+ * closing old closes only what the new config dropped.
+ */
+void	listen_commit(struct listen_set *ls, struct listen_set *old);
+
+/*
+ * How many sockets each listener has: the workers count at start, and
+ * after reloads the most workers any generation had.
+ */
+unsigned listen_nslots(const struct listen_set *ls);
+
+/*
+ * What the worker in slot `slot' of `nworkers' serves: the sockets of
+ * every slot s with s % nworkers == slot, each row indexed like
+ * cfg->listeners (so fds[k] belongs to listener k % nlisteners).  A
+ * malloc'ed array with *nfds entries, or NULL.
+ */
+int	*listen_worker_fds(const struct listen_set *ls, unsigned slot,
+	    unsigned nworkers, size_t *nfds);
+
+/*
+ * In a worker after fork: close every socket it does not serve, so that a
  * dead worker's queue is never held open by its siblings.
  */
-void	listen_keep_slot(struct listen_set *ls, unsigned slot);
+void	listen_keep_slot(struct listen_set *ls, unsigned slot,
+	    unsigned nworkers);
 
 /* Close every socket still open and free the set; NULL is fine. */
 void	listen_close(struct listen_set *ls);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,8 +16,9 @@
 static struct {
 	const char		*procname;
 	enum cfg_log_level	 level;
-	int			 fd;		/* -1: stderr */
-} log_ctx = { "shunt", CFG_LOG_INFO, -1 };
+	int			 fd;		/* -1: stderr or syslog */
+	int			 syslog;	/* a daemon without log.error */
+} log_ctx = { "shunt", CFG_LOG_INFO, -1, 0 };
 
 static const char *const log_level_names[] = {
 	[CFG_LOG_ERROR] = "error",
@@ -50,6 +52,13 @@ log_get_level(void)
 	return log_ctx.level;
 }
 
+void
+log_use_syslog(void)
+{
+	openlog("shunt", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_ctx.syslog = 1;
+}
+
 int
 log_open(const char *path)
 {
@@ -70,6 +79,26 @@ log_open(const char *path)
 	return 0;
 }
 
+static void
+vlog_syslog(enum cfg_log_level level, int with_errno, int err,
+    const char *fmt, va_list ap)
+{
+	static const int prio[] = {
+		[CFG_LOG_ERROR] = LOG_ERR,
+		[CFG_LOG_WARN] = LOG_WARNING,
+		[CFG_LOG_INFO] = LOG_INFO,
+		[CFG_LOG_DEBUG] = LOG_DEBUG,
+	};
+	char	 msg[2048];
+
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (with_errno)
+		syslog(prio[level], "%s: %s: %s", log_ctx.procname, msg,
+		    strerror(err));
+	else
+		syslog(prio[level], "%s: %s", log_ctx.procname, msg);
+}
+
 void
 vlog(enum cfg_log_level level, int with_errno, const char *fmt, va_list ap)
 {
@@ -80,6 +109,11 @@ vlog(enum cfg_log_level level, int with_errno, const char *fmt, va_list ap)
 
 	if (level > log_ctx.level)
 		return;
+	if (log_ctx.fd == -1 && log_ctx.syslog) {
+		vlog_syslog(level, with_errno, saved_errno, fmt, ap);
+		errno = saved_errno;
+		return;
+	}
 	now = time(NULL);
 	gmtime_r(&now, &tm);
 	off = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ", &tm);

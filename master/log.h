@@ -2,8 +2,8 @@
  * log.h: the error log, shaped like OpenBSD's log.c.
  *
  * One per-process logging context.  Until log_open() names a file, messages
- * go to stderr.  log_warn() appends strerror(errno); every function leaves
- * errno as it found it.  fatal()/fatalx() log and exit(1): for the master
+ * go to stderr (or syslog, for a daemon).  log_warn() appends
+ * strerror(errno); every function leaves errno as it found it.  fatal()/fatalx() log and exit(1): for the master
  * before it serves and for broken invariants only, never for a bad request.
  */
 #ifndef SHUNT_LOG_H
@@ -16,6 +16,11 @@
 void	log_init(const char *procname, enum cfg_log_level level);
 /* Append to path (created 0640); NULL returns to stderr.  0 or -1. */
 int	log_open(const char *path);
+/*
+ * While no log file is open, log to syslog (facility daemon) instead of
+ * stderr, which a daemon has pointed at /dev/null.
+ */
+void	log_use_syslog(void);
 void	log_set_procname(const char *procname);
 void	log_set_level(enum cfg_log_level level);
 enum cfg_log_level log_get_level(void);

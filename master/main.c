@@ -7,16 +7,21 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cfg.h"
+#include "daemon.h"
 #include "listen.h"
 #include "log.h"
 #include "state.h"
 #include "pidfile.h"
+#include "privs.h"
 #include "proc.h"
 #include "sig.h"
 
@@ -28,15 +33,17 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: shunt [-c FILE] [-t] [-f] [-p PIDFILE] "
+	    "usage: shunt [-c FILE] [-t] [-f] [-p PIDFILE] [-P] "
 	    "[-s reload|stop|quit|reopen] [-V] [-h]\n"
 	    "  -c FILE   config (default: %s)\n"
 	    "  -t        validate the config, print \"FILE: ok\" or the first "
 	    "error, exit 0/1\n"
-	    "  -f        stay in the foreground (this release always stays "
-	    "in the\n"
-	    "            foreground)\n"
+	    "  -f        stay in the foreground (systemd, containers); "
+	    "without -f\n"
+	    "            shunt detaches once it is listening\n"
 	    "  -p FILE   pid file (overrides pid_file in the config)\n"
+	    "  -P        print the pid file shunt would use and exit "
+	    "(1: none)\n"
 	    "  -s SIG    signal the running master: stop (fast), quit "
 	    "(graceful),\n"
 	    "            reload, reopen (log files)\n"
@@ -100,29 +107,49 @@ done:
 
 /*
  * Everything that can fail for a reason the operator must fix happens
- * here, before the first fork, and is reported on stderr.
+ * here, before the daemon detaches, and is reported on stderr with exit
+ * status 1.
  */
 static int
-serve(const struct shunt_config *cfg, const char *pidfile)
+serve(struct shunt_config *cfg, const char *pidfile_arg, bool foreground)
 {
-	struct listen_set	*ls;
-	char			 err[512];
+	struct listen_set	*ls = NULL;
+	struct privs		 privs;
+	char			 err[512], pidbuf[PATH_MAX];
+	const char		*pidfile = NULL;
 	pid_t			 holder;
-	int			 rc = 1;
+	int			 ready = -1, rc = 1;
 
+	/*
+	 * A reload frees the config the path may point into; the pid file
+	 * stays the one written at start.
+	 */
+	if (pidfile_arg != NULL) {
+		if ((size_t)snprintf(pidbuf, sizeof(pidbuf), "%s",
+		    pidfile_arg) >= sizeof(pidbuf)) {
+			fprintf(stderr, "shunt: pid file path too long\n");
+			goto done;
+		}
+		pidfile = pidbuf;
+	}
 	log_set_level(cfg->log.level);
 	if (pidfile != NULL && pidfile_check(pidfile, &holder) == -1) {
 		fprintf(stderr, "shunt: already running as pid %d (%s)\n",
 		    (int)holder, pidfile);
-		return 1;
+		goto done;
+	}
+	if (privs_resolve(cfg, &privs, err, sizeof(err)) == -1) {
+		fprintf(stderr, "shunt: %s\n", err);
+		goto done;
 	}
 	if ((ls = listen_open(cfg, (unsigned)cfg->workers, err,
 	    sizeof(err))) == NULL) {
 		fprintf(stderr, "shunt: %s\n", err);
-		return 1;
+		goto done;
 	}
 	/* Before any fork: the master must not hold the store across it. */
-	if (state_publish(cfg, 1, err, sizeof(err)) == -1) {
+	if (state_publish(cfg, 1, false, err, sizeof(err)) == -1 ||
+	    privs_own_files(&privs, cfg, err, sizeof(err)) == -1) {
 		fprintf(stderr, "shunt: %s\n", err);
 		goto done;
 	}
@@ -131,24 +158,51 @@ serve(const struct shunt_config *cfg, const char *pidfile)
 		    cfg->log.error, strerror(errno));
 		goto done;
 	}
+	if (!foreground && (ready = daemon_detach()) == -1) {
+		fprintf(stderr, "shunt: cannot detach: %s\n", strerror(errno));
+		goto done;
+	}
 	/* Before the pid file: a -s that finds it must find us listening. */
 	if (sig_master_init() == -1) {
 		fprintf(stderr, "shunt: cannot set up signals: %s\n",
 		    strerror(errno));
 		goto done;
 	}
+	/* Written by the daemon itself: it is the pid to signal. */
 	if (pidfile != NULL && pidfile_write(pidfile) == -1) {
 		fprintf(stderr, "shunt: cannot write pid file %s: %s\n",
 		    pidfile, strerror(errno));
 		goto done;
 	}
-	rc = proc_run(cfg, ls);
+	if (ready != -1) {
+		if (cfg->log.error == NULL)
+			log_use_syslog();
+		daemon_ready(ready);
+	}
+	rc = proc_run(&cfg, &ls, &privs);
 	if (pidfile != NULL && pidfile_remove(pidfile) == -1 &&
 	    errno != ENOENT)
 		log_warn("cannot remove pid file %s", pidfile);
 done:
 	listen_close(ls);
+	cfg_free(cfg);
 	return rc;
+}
+
+/*
+ * A daemon runs in "/" and re-reads its config on HUP: a relative -c must
+ * name the same file from there, and paths in it resolve against it.
+ */
+static const char *
+absolute_path(const char *file, char *buf, size_t len)
+{
+	char	 cwd[PATH_MAX];
+
+	if (file[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		return file;
+	if ((size_t)snprintf(buf, len, "%s/%s", cwd, file) >= len)
+		return file;
+	return buf;
 }
 
 int
@@ -157,10 +211,12 @@ main(int argc, char *argv[])
 	struct shunt_config	*cfg;
 	const char		*file = SHUNT_CONFIG_FILE, *sig = NULL;
 	const char		*pidfile = NULL;
-	int			 ch, test_only = 0, rc;
+	char			 abspath[PATH_MAX], abspid[PATH_MAX];
+	int			 ch, test_only = 0, print_pid = 0, rc;
+	bool			 foreground = false;
 
 	log_init("shunt", CFG_LOG_INFO);
-	while ((ch = getopt(argc, argv, "c:tfp:s:Vh")) != -1) {
+	while ((ch = getopt(argc, argv, "c:tfp:Ps:Vh")) != -1) {
 		switch (ch) {
 		case 'c':
 			file = optarg;
@@ -169,7 +225,10 @@ main(int argc, char *argv[])
 			test_only = 1;
 			break;
 		case 'f':
-			/* Daemonizing comes later: we always stay. */
+			foreground = true;
+			break;
+		case 'P':
+			print_pid = 1;
 			break;
 		case 'p':
 			pidfile = optarg;
@@ -203,14 +262,27 @@ main(int argc, char *argv[])
 
 	if (sig != NULL && !test_only)
 		return send_signal(file, pidfile, sig);
-	if ((cfg = load(file)) == NULL)
+	if (print_pid && !test_only && pidfile != NULL) {
+		printf("%s\n", pidfile);
+		return 0;
+	}
+	if ((cfg = load(test_only ? file :
+	    absolute_path(file, abspath, sizeof(abspath)))) == NULL)
 		return 1;
 	if (test_only) {
 		printf("%s: ok\n", file);
 		cfg_free(cfg);
 		return 0;
 	}
-	rc = serve(cfg, pidfile != NULL ? pidfile : cfg->pid_file);
-	cfg_free(cfg);
-	return rc;
+	if (print_pid) {
+		rc = cfg->pid_file != NULL ? 0 : 1;
+		if (cfg->pid_file != NULL)
+			printf("%s\n", cfg->pid_file);
+		cfg_free(cfg);
+		return rc;
+	}
+	if (pidfile != NULL)
+		pidfile = absolute_path(pidfile, abspid, sizeof(abspid));
+	return serve(cfg, pidfile != NULL ? pidfile : cfg->pid_file,
+	    foreground);
 }

@@ -17,8 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cfg.h"
 #include "listen.h"
 #include "log.h"
+#include "privs.h"
 #include "state.h"
 #include "proc.h"
 #include "sig.h"
@@ -40,6 +42,13 @@ struct proc_worker {
 	uint64_t	 backoff_ms;	/* the last wait; 0 after a healthy run */
 };
 
+/* A worker of an earlier config, finishing its requests after a reload. */
+struct proc_retiring {
+	pid_t		 pid;
+	unsigned	 slot;
+	uint64_t	 kill_ms;	/* SIGKILL then; UINT64_MAX: sent */
+};
+
 enum proc_state {
 	PROC_RUNNING = 0,
 	PROC_QUITTING,			/* TERM sent: graceful */
@@ -49,10 +58,14 @@ enum proc_state {
 
 /* The master's runtime state: one per process, on proc_run()'s stack. */
 struct proc_master {
-	const struct shunt_config	*cfg;
+	struct shunt_config		*cfg;		/* the running config */
 	struct listen_set		*ls;
-	struct proc_worker		*workers;
+	struct privs			 privs;
+	uint64_t			 generation;	/* of cfg, 1 at start */
+	struct proc_worker		*workers;	/* of this generation */
 	unsigned			 nworkers;
+	struct proc_retiring		*retiring;	/* of older ones */
+	size_t				 nretiring;
 	enum proc_state			 state;
 	uint64_t			 deadline_ms;	/* of this stop phase */
 };
@@ -72,6 +85,7 @@ proc_add_ms(uint64_t a, uint64_t b)
 	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
+/* Workers of every generation still running. */
 static unsigned
 proc_nrunning(const struct proc_master *m)
 {
@@ -80,7 +94,7 @@ proc_nrunning(const struct proc_master *m)
 	for (i = 0; i < m->nworkers; i++)
 		if (m->workers[i].pid != -1)
 			n++;
-	return n;
+	return n + (unsigned)m->nretiring;
 }
 
 /* After workers came or went: their pids, and the readers they left. */
@@ -97,24 +111,47 @@ proc_state(struct proc_master *m)
 }
 
 static void
+proc_signal(pid_t pid, int signo)
+{
+	if (kill(pid, signo) == -1 && errno != ESRCH)
+		log_warn("cannot signal worker %d", (int)pid);
+}
+
+static void
 proc_signal_all(struct proc_master *m, int signo)
 {
-	unsigned	 i;
+	size_t	 i;
 
 	for (i = 0; i < m->nworkers; i++)
-		if (m->workers[i].pid != -1 &&
-		    kill(m->workers[i].pid, signo) == -1 && errno != ESRCH)
-			log_warn("cannot signal worker %d",
-			    (int)m->workers[i].pid);
+		if (m->workers[i].pid != -1)
+			proc_signal(m->workers[i].pid, signo);
+	for (i = 0; i < m->nretiring; i++)
+		proc_signal(m->retiring[i].pid, signo);
 }
 
 static void __attribute__((noreturn))
 proc_worker_child(struct proc_master *m, unsigned slot)
 {
+	size_t	 nfds;
+	int	*fds, rc;
+
 	sig_child_reset();
-	listen_keep_slot(m->ls, slot);
+	listen_keep_slot(m->ls, slot, m->nworkers);
+	if ((fds = listen_worker_fds(m->ls, slot, m->nworkers, &nfds)) ==
+	    NULL) {
+		log_warn("worker %u", slot);
+		_exit(1);
+	}
+	/* Before the worker opens anything: its files are the user's. */
+	if (privs_drop(&m->privs) == -1) {
+		log_warn("worker %u: cannot drop privileges to %s", slot,
+		    m->cfg->user != NULL ? m->cfg->user : m->cfg->group);
+		_exit(1);
+	}
 	/* _exit: the master's stdio buffers and atexit work are not ours. */
-	_exit(worker_main(m->cfg, listen_slot_fds(m->ls, slot), slot));
+	rc = worker_main(m->cfg, fds, nfds, slot);
+	free(fds);
+	_exit(rc);
 }
 
 static int
@@ -193,6 +230,25 @@ proc_exited(struct proc_master *m, struct proc_worker *w, int status,
 	    what);
 }
 
+/* An old generation's worker is gone: never respawned.  -1: not one. */
+static int
+proc_retired(struct proc_master *m, pid_t pid, int status)
+{
+	char	 what[64];
+	size_t	 i;
+
+	for (i = 0; i < m->nretiring; i++)
+		if (m->retiring[i].pid == pid)
+			break;
+	if (i == m->nretiring)
+		return -1;
+	proc_status_text(status, what, sizeof(what));
+	log_info("old worker %d (slot %u) %s", (int)pid, m->retiring[i].slot,
+	    what);
+	m->retiring[i] = m->retiring[--m->nretiring];
+	return 0;
+}
+
 static void
 proc_reap(struct proc_master *m)
 {
@@ -205,11 +261,12 @@ proc_reap(struct proc_master *m)
 		for (i = 0; i < m->nworkers; i++)
 			if (m->workers[i].pid == pid)
 				break;
-		if (i == m->nworkers) {
-			log_debug("reaped unknown child %d", (int)pid);
+		if (i < m->nworkers) {
+			proc_exited(m, &m->workers[i], status, now);
 			continue;
 		}
-		proc_exited(m, &m->workers[i], status, now);
+		if (proc_retired(m, pid, status) == -1)
+			log_debug("reaped unknown child %d", (int)pid);
 	}
 	if (pid == -1 && errno != ECHILD)
 		log_warn("waitpid");
@@ -253,13 +310,17 @@ proc_sleep_ms(const struct proc_master *m, uint64_t now)
 	uint64_t	 until = UINT64_MAX;
 	unsigned	 i;
 
-	if (m->state != PROC_RUNNING)
+	if (m->state != PROC_RUNNING) {
 		until = m->deadline_ms;
-	else
+	} else {
 		for (i = 0; i < m->nworkers; i++)
 			if (m->workers[i].respawn &&
 			    m->workers[i].respawn_ms < until)
 				until = m->workers[i].respawn_ms;
+		for (i = 0; i < m->nretiring; i++)
+			if (m->retiring[i].kill_ms < until)
+				until = m->retiring[i].kill_ms;
+	}
 	if (until == UINT64_MAX)
 		return -1;
 	if (until <= now)
@@ -291,6 +352,13 @@ proc_stop(struct proc_master *m, enum proc_state how, uint64_t now)
 		return;
 	for (i = 0; i < m->nworkers; i++)
 		m->workers[i].respawn = false;
+	/*
+	 * The workers close their copies as they stop accepting; once ours
+	 * are closed too, a new client is refused at once instead of waiting
+	 * in a queue nobody will ever accept from.
+	 */
+	listen_close(m->ls);
+	m->ls = NULL;
 	if (how == PROC_QUITTING) {
 		deadline = proc_add_ms(now, proc_add_ms(proc_shutdown_ms(m->cfg),
 		    PROC_STOP_MARGIN_MS));
@@ -333,11 +401,178 @@ proc_escalate(struct proc_master *m, uint64_t now)
 static void
 proc_reopen(struct proc_master *m)
 {
+	char	 err[512];
+
 	if (m->cfg->log.error != NULL && log_open(m->cfg->log.error) == -1)
 		log_warn("cannot reopen %s", m->cfg->log.error);
 	else
 		log_info("log files reopened");
+	/* A rotated-away log is created anew here, for workers to open. */
+	if (privs_own_files(&m->privs, m->cfg, err, sizeof(err)) == -1)
+		log_warnx("%s", err);
 	proc_signal_all(m, SIGUSR1);
+}
+
+static struct proc_worker *
+proc_workers_new(unsigned n)
+{
+	struct proc_worker	*w;
+	unsigned		 i;
+
+	if ((w = calloc(n, sizeof(*w))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		w[i].pid = -1;
+		w[i].slot = i;
+	}
+	return w;
+}
+
+/*
+ * The running generation's workers finish their requests under the old
+ * config while the new ones already accept: the listening sockets they
+ * share stay open in the master, so no connection is refused meanwhile.
+ */
+static int
+proc_retire_reserve(struct proc_master *m)
+{
+	struct proc_retiring	*r;
+	size_t			 n = m->nretiring + m->nworkers;
+
+	if ((r = realloc(m->retiring, (n > 0 ? n : 1) * sizeof(*r))) == NULL)
+		return -1;
+	m->retiring = r;
+	return 0;
+}
+
+/*
+ * After proc_retire_reserve(): cannot fail.  The workers are told to stop
+ * by proc_reload() once their successors run.  Returns the index of the
+ * first worker retired now.
+ */
+static size_t
+proc_retire(struct proc_master *m, uint64_t now)
+{
+	size_t			 first = m->nretiring;
+	struct proc_retiring	*r;
+	uint64_t		 kill_ms;
+	unsigned		 i;
+
+	kill_ms = proc_add_ms(now, proc_add_ms(proc_shutdown_ms(m->cfg),
+	    PROC_STOP_MARGIN_MS));
+	for (i = 0; i < m->nworkers; i++) {
+		if (m->workers[i].pid == -1)
+			continue;
+		r = &m->retiring[m->nretiring++];
+		r->pid = m->workers[i].pid;
+		r->slot = m->workers[i].slot;
+		r->kill_ms = kill_ms;
+	}
+	return first;
+}
+
+/* Retiring workers past their shutdown_timeout get SIGKILL. */
+static void
+proc_retire_due(struct proc_master *m, uint64_t now)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->nretiring; i++) {
+		if (m->retiring[i].kill_ms > now)
+			continue;
+		log_warnx("old worker %d (slot %u) did not finish in time; "
+		    "killing it", (int)m->retiring[i].pid,
+		    m->retiring[i].slot);
+		proc_signal(m->retiring[i].pid, SIGKILL);
+		m->retiring[i].kill_ms = UINT64_MAX;
+	}
+}
+
+/*
+ * HUP.  Everything that can fail happens before anything changes, so a bad
+ * config, a port taken or a store that cannot be published leaves the
+ * running generation serving exactly as before.
+ */
+static void
+proc_reload(struct proc_master *m, uint64_t now)
+{
+	struct shunt_config	*cfg, *old_cfg = m->cfg;
+	struct listen_set	*ls;
+	struct proc_worker	*workers;
+	struct cfg_error	 cerr;
+	struct privs		 privs;
+	char			 err[CFG_ERR_MSG_MAX + 512];
+	size_t			 first, j;
+	unsigned		 i;
+	bool			 same_dir;
+
+	log_info("reloading %s", old_cfg->file);
+	if ((cfg = cfg_load(old_cfg->file, &cerr)) == NULL) {
+		cfg_error_format(&cerr, err, sizeof(err));
+		log_error("reload failed, still serving the previous "
+		    "configuration: %s", err);
+		return;
+	}
+	ls = NULL;
+	workers = NULL;
+	if (privs_resolve(cfg, &privs, err, sizeof(err)) == -1)
+		goto fail;
+	if ((ls = listen_reload(m->ls, old_cfg, cfg, (unsigned)cfg->workers,
+	    err, sizeof(err))) == NULL)
+		goto fail;
+	if ((workers = proc_workers_new((unsigned)cfg->workers)) == NULL ||
+	    proc_retire_reserve(m) == -1) {
+		snprintf(err, sizeof(err), "%s", strerror(errno));
+		goto fail;
+	}
+	same_dir = strcmp(cfg->state_dir, old_cfg->state_dir) == 0;
+	if (state_publish(cfg, m->generation + 1, same_dir, err,
+	    sizeof(err)) == -1 ||
+	    privs_own_files(&privs, cfg, err, sizeof(err)) == -1)
+		goto fail;
+	if (!same_dir)
+		log_warnx("state_dir moved from %s to %s: health starts afresh "
+		    "there", old_cfg->state_dir, cfg->state_dir);
+
+	/* Committed.  From here on nothing fails back to the old config. */
+	first = proc_retire(m, now);
+	listen_commit(ls, m->ls);
+	listen_close(m->ls);
+	m->ls = ls;
+	m->privs = privs;
+	m->cfg = cfg;
+	m->generation++;
+	log_set_level(cfg->log.level);
+	if ((cfg->log.error == NULL) != (old_cfg->log.error == NULL) ||
+	    (cfg->log.error != NULL &&
+	    strcmp(cfg->log.error, old_cfg->log.error) != 0)) {
+		if (log_open(cfg->log.error) == -1)
+			log_warn("cannot open error log %s", cfg->log.error);
+	}
+	free(m->workers);
+	m->workers = workers;
+	m->nworkers = (unsigned)cfg->workers;
+	for (i = 0; i < m->nworkers; i++)
+		if (proc_spawn(m, &m->workers[i]) == -1) {
+			proc_backoff(&m->workers[i], now);
+			log_warn("cannot fork a worker for slot %u; retrying "
+			    "in %llus", i, (unsigned long long)
+			    (m->workers[i].backoff_ms / 1000));
+		}
+	for (j = first; j < m->nretiring; j++)
+		proc_signal(m->retiring[j].pid, SIGTERM);
+	proc_state(m);
+	log_info("reloaded %s: generation %llu, %u workers; %zu old workers "
+	    "finishing", cfg->file, (unsigned long long)m->generation,
+	    m->nworkers, m->nretiring);
+	cfg_free(old_cfg);
+	return;
+fail:
+	log_error("reload failed, still serving the previous configuration: "
+	    "%s", err);
+	free(workers);
+	listen_close(ls);
+	cfg_free(cfg);
 }
 
 /* The first workers: if one cannot be forked, none may run. */
@@ -372,25 +607,23 @@ proc_start(struct proc_master *m)
 }
 
 int
-proc_run(const struct shunt_config *cfg, struct listen_set *ls)
+proc_run(struct shunt_config **cfgp, struct listen_set **lsp,
+    const struct privs *privs)
 {
 	struct proc_master	 m;
 	struct sig_events	 ev;
 	uint64_t		 now;
-	unsigned		 i;
 	int			 rc = 0;
 
 	memset(&m, 0, sizeof(m));
-	m.cfg = cfg;
-	m.ls = ls;
-	m.nworkers = (unsigned)cfg->workers;
-	if ((m.workers = calloc(m.nworkers, sizeof(*m.workers))) == NULL) {
+	m.cfg = *cfgp;
+	m.ls = *lsp;
+	m.privs = *privs;
+	m.generation = 1;
+	m.nworkers = (unsigned)m.cfg->workers;
+	if ((m.workers = proc_workers_new(m.nworkers)) == NULL) {
 		log_warn("cannot start workers");
 		return 1;
-	}
-	for (i = 0; i < m.nworkers; i++) {
-		m.workers[i].pid = -1;
-		m.workers[i].slot = i;
 	}
 	if (proc_start(&m) == -1) {
 		free(m.workers);
@@ -402,16 +635,17 @@ proc_run(const struct shunt_config *cfg, struct listen_set *ls)
 		now = proc_now_ms();
 		if (ev.child)
 			proc_reap_and_record(&m);
-		if (ev.reload)
-			log_warnx("reload is not implemented yet; ignoring");
-		if (ev.reopen)
-			proc_reopen(&m);
 		if (ev.quit)
 			proc_stop(&m, PROC_QUITTING, now);
 		if (ev.stop)
 			proc_stop(&m, PROC_STOPPING, now);
+		if (ev.reload && m.state == PROC_RUNNING)
+			proc_reload(&m, now);
+		if (ev.reopen)
+			proc_reopen(&m);
 		if (m.state == PROC_RUNNING) {
 			proc_respawn_due(&m, now);
+			proc_retire_due(&m, now);
 			continue;
 		}
 		if (proc_nrunning(&m) == 0)
@@ -423,5 +657,8 @@ proc_run(const struct shunt_config *cfg, struct listen_set *ls)
 	}
 	log_info("shunt %s exiting", PACKAGE_VERSION);
 	free(m.workers);
+	free(m.retiring);
+	*cfgp = m.cfg;
+	*lsp = m.ls;
 	return rc;
 }

@@ -11,6 +11,7 @@
 
 #include "cfg-t.h"
 #include "listen.h"
+#include "privs.h"
 
 /*
  * Fork cfg->workers workers, the one in slot s serving
@@ -20,18 +21,27 @@
  *         after the longest shutdown_timeout (global or a listener's)
  *         plus a second;
  *   INT   fast: INT to every worker, SIGKILL after a second;
- *   HUP   ignored for now (logged);
+ *   HUP   reload: read cfg->file again; if it is valid and its listeners
+ *         can be bound and the store published, fork a new generation
+ *         of workers on the new config, then TERM the old ones, which
+ *         finish their requests (SIGKILL after their shutdown_timeout
+ *         plus a second).  Listeners whose address did not change keep
+ *         their sockets.  Anything wrong: logged, and the old config
+ *         keeps serving;
  *   USR1  reopen the error log, then USR1 to every worker.
  *
  * A worker that exits while the master is not stopping is respawned in
  * its slot; when it had lived less than a second the slot waits first,
  * 1s, 2s, 4s... up to 30s, until a worker outlives that second again.
  *
- * Expects sig_master_init() to have run and no LMDB environment or epoll
- * loop open.  Returns the master's exit status: 0 once every worker is
- * gone after a stop; 1 if the first workers could not be forked or some
- * survived SIGKILL.  Does not close ls.
+ * Workers drop to privs right after fork.  Expects sig_master_init() to
+ * have run and no LMDB environment or epoll loop open.  Returns the
+ * master's exit status: 0 once every worker is gone after a stop; 1 if
+ * the first workers could not be forked or some survived SIGKILL.  A
+ * reload replaces *cfg and *ls (the old ones are freed); the caller frees
+ * what they point to on return.
  */
-int	proc_run(const struct shunt_config *cfg, struct listen_set *ls);
+int	proc_run(struct shunt_config **cfg, struct listen_set **ls,
+	    const struct privs *privs);
 
 #endif /* SHUNT_PROC_H */

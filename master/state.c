@@ -1,3 +1,6 @@
+/*
+ * state.c: the master's short visits to the health store.
+ */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -11,12 +14,12 @@
 
 int
 state_publish(const struct shunt_config *cfg, uint64_t generation,
-    char *err, size_t errlen)
+    bool live, char *err, size_t errlen)
 {
 	struct store	*s;
 	int		 rc, dead = 0;
 
-	rc = store_open(&s, cfg->state_dir, STORE_CREATE);
+	rc = store_open(&s, cfg->state_dir, live ? 0 : STORE_CREATE);
 	if (rc == STORE_RECREATED) {
 		log_warnx("health store in %s was unreadable: moved aside and "
 		    "recreated; every peer starts up", cfg->state_dir);

@@ -9,6 +9,7 @@
 #ifndef SHUNT_STATE_H
 #define SHUNT_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,9 +20,13 @@
  * pools and peers: existing peers keep their health, removed ones go.
  * A corrupt store is recreated with a warning.  Returns 0, or -1 with a
  * message in err.
+ *
+ * live: workers have the store open (a reload into the same state_dir).
+ * Then a store LMDB refuses is an error rather than moved aside, since
+ * the running workers would stay on the file that was moved.
  */
 int	state_publish(const struct shunt_config *cfg, uint64_t generation,
-	    char *err, size_t errlen);
+	    bool live, char *err, size_t errlen);
 
 /* Record the workers' pids (0: slot empty) and clear dead readers. */
 void	state_workers(const struct shunt_config *cfg, const int32_t *pids,

@@ -18,6 +18,7 @@ static const char *const failure_names[FAIL_KIND_MAX] = {
 	[FAIL_STATUS] = "status",
 	[FAIL_STALE] = "stale",
 	[FAIL_CLIENT_ABORT] = "client_abort",
+	[FAIL_CONNECT_SLOW] = "connect_slow",
 };
 
 const char *
@@ -32,18 +33,21 @@ int
 failure_is_connect(enum failure_kind kind)
 {
 	return kind == FAIL_CONNECT_REFUSED || kind == FAIL_CONNECT_TIMEOUT ||
-	    kind == FAIL_UNREACHABLE || kind == FAIL_TLS;
+	    kind == FAIL_UNREACHABLE || kind == FAIL_TLS ||
+	    kind == FAIL_CONNECT_SLOW;
 }
 
 int
 failure_is_timeout(enum failure_kind kind)
 {
-	return kind == FAIL_CONNECT_TIMEOUT || kind == FAIL_READ_TIMEOUT;
+	return kind == FAIL_CONNECT_TIMEOUT || kind == FAIL_READ_TIMEOUT ||
+	    kind == FAIL_CONNECT_SLOW;
 }
 
 int
 failure_blames_peer(enum failure_kind kind)
 {
 	return kind != FAIL_NONE && kind != FAIL_STALE &&
-	    kind != FAIL_CLIENT_ABORT && kind < FAIL_KIND_MAX;
+	    kind != FAIL_CLIENT_ABORT && kind != FAIL_CONNECT_SLOW &&
+	    kind < FAIL_KIND_MAX;
 }

@@ -27,13 +27,23 @@ enum failure_kind {
 	 */
 	FAIL_STALE,
 	FAIL_CLIENT_ABORT,
+	/*
+	 * Not a failure yet: the request stopped waiting for a connect whose
+	 * SYN went unanswered past the suspect threshold and tried another
+	 * peer.  The connect goes on without it, and its own end (connected,
+	 * refused, connect_timeout) is what counts for the peer.
+	 */
+	FAIL_CONNECT_SLOW,
 	FAIL_KIND_MAX
 };
 
 /* The contract name of kind ("connect_refused", ...); "ok" for FAIL_NONE. */
 const char	*failure_name(enum failure_kind kind);
 
-/* A connect failure: nothing reached the peer, so a retry is always safe. */
+/*
+ * A connect failure (or a connect given up as slow): nothing reached the
+ * peer, so a retry is always safe.
+ */
 int		 failure_is_connect(enum failure_kind kind);
 
 /* Ended by a timer (decides 504 rather than 502 when tries run out). */

@@ -62,9 +62,18 @@ code_name(uint8_t code)
 	return code < NITEMS(health_names) ? health_names[code] : "unknown";
 }
 
+/* An event's flags: `was' suspect before it, and whether p is now. */
+static uint8_t
+suspect_flags(bool was, const struct store_peer *p)
+{
+	return (uint8_t)((was ? STORE_EVENT_WAS_SUSPECT : 0) |
+	    (p->suspect_since_ms != 0 ? STORE_EVENT_SUSPECT : 0));
+}
+
 static void
 event(struct store_event *ev, uint8_t from, uint8_t to,
-    enum failure_kind cause, int32_t pid, uint64_t now_ms, uint32_t streak)
+    enum failure_kind cause, int32_t pid, uint64_t now_ms, uint32_t streak,
+    uint8_t flags)
 {
 	if (ev == NULL)
 		return;
@@ -73,7 +82,7 @@ event(struct store_event *ev, uint8_t from, uint8_t to,
 	ev->from = from;
 	ev->to = to;
 	ev->cause = (uint8_t)cause;
-	ev->pad0 = 0;
+	ev->flags = flags;
 	ev->pid = pid;
 	ev->consecutive_failures = streak;
 	ev->at_ms = now_ms;
@@ -84,6 +93,21 @@ clear_probe(struct store_peer *p)
 {
 	p->probe_pid = 0;
 	p->probe_started_ms = 0;
+}
+
+static void
+clear_trial(struct store_peer *p)
+{
+	p->trial_pid = 0;
+	p->trial_started_ms = 0;
+}
+
+/* Suspicion ends with its trial: whatever ends it decided the question. */
+static void
+clear_suspect(struct store_peer *p)
+{
+	p->suspect_since_ms = 0;
+	clear_trial(p);
 }
 
 void
@@ -112,6 +136,18 @@ probe_live(const struct store_peer *p, const struct health_params *hp,
 	return now_ms - p->probe_started_ms < hp->probe_stale_ms;
 }
 
+/* As probe_live(), for the trial connect. */
+static bool
+trial_live(const struct store_peer *p, const struct health_params *hp,
+    uint64_t now_ms)
+{
+	if (p->trial_pid == 0)
+		return false;
+	if (now_ms < p->trial_started_ms)
+		return true;
+	return now_ms - p->trial_started_ms < hp->trial_stale_ms;
+}
+
 enum health_pick
 health_pick(const struct store_peer *p, const struct health_params *hp,
     uint64_t now_ms)
@@ -120,7 +156,10 @@ health_pick(const struct store_peer *p, const struct health_params *hp,
 		return HEALTH_PICK_NO;
 	switch (p->health) {
 	case HEALTH_UP:
-		return HEALTH_PICK_YES;
+		if (p->proven && p->suspect_since_ms == 0)
+			return HEALTH_PICK_YES;
+		return trial_live(p, hp, now_ms) ? HEALTH_PICK_LAST :
+		    HEALTH_PICK_TRIAL;
 	case HEALTH_DOWN:
 	case HEALTH_PROBING:
 		if (now_ms < p->down_until_ms || probe_live(p, hp, now_ms))
@@ -129,6 +168,19 @@ health_pick(const struct store_peer *p, const struct health_params *hp,
 	default:
 		return HEALTH_PICK_NO;
 	}
+}
+
+bool
+health_is_suspect(const struct store_peer *p)
+{
+	return p->suspect_since_ms != 0;
+}
+
+bool
+health_is_unproven(const struct store_peer *p)
+{
+	return p->health == HEALTH_UP && !p->proven &&
+	    p->suspect_since_ms == 0;
 }
 
 const char *
@@ -158,7 +210,7 @@ health_on_failure(struct store_peer *p, const struct health_params *hp,
 {
 	uint32_t	 max_fails;
 	uint8_t		 from;
-	bool		 eject;
+	bool		 eject, was;
 	size_t		 n;
 
 	if (!failure_blames_peer(kind))
@@ -198,14 +250,18 @@ health_on_failure(struct store_peer *p, const struct health_params *hp,
 	if (!eject)
 		return false;
 
+	was = p->suspect_since_ms != 0;
 	p->health = HEALTH_DOWN;
 	p->ejections = inc32(p->ejections);
 	p->backoff_level = inc32(p->backoff_level);
 	p->down_until_ms = add64(now_ms, health_down_ms(hp, p->backoff_level));
 	clear_probe(p);
+	/* Down says more than suspect; the probe takes over from the trial. */
+	clear_suspect(p);
+	p->proven = 0;
 	p->changed_ms = now_ms;
 	event(ev, from, HEALTH_DOWN, kind, pid, now_ms,
-	    p->consecutive_failures);
+	    p->consecutive_failures, suspect_flags(was, p));
 	return true;
 }
 
@@ -231,7 +287,8 @@ bring_up(struct store_peer *p, int32_t pid, uint64_t now_ms,
 	p->down_until_ms = 0;
 	clear_probe(p);
 	p->changed_ms = now_ms;
-	event(ev, from, HEALTH_UP, FAIL_NONE, pid, now_ms, 0);
+	event(ev, from, HEALTH_UP, FAIL_NONE, pid, now_ms, 0,
+	    suspect_flags(p->suspect_since_ms != 0, p));
 	return true;
 }
 
@@ -246,14 +303,28 @@ bool
 health_reset(struct store_peer *p, int32_t pid, uint64_t now_ms,
     struct store_event *ev)
 {
-	bool	 changed;
+	bool	 changed, was;
 
+	was = p->suspect_since_ms != 0;
 	changed = bring_up(p, pid, now_ms, ev);
 	/* An up peer never holds these; clear them should a record disagree. */
 	p->backoff_level = 0;
 	p->down_until_ms = 0;
 	clear_probe(p);
-	return changed;
+	clear_suspect(p);
+	/* Whatever was repaired, its first connect goes alone. */
+	p->proven = 0;
+	if (changed) {
+		if (ev != NULL)
+			ev->flags = suspect_flags(was, p);
+		return true;
+	}
+	if (!was)
+		return false;
+	/* Up already, but the operator's word ends the suspicion too. */
+	event(ev, HEALTH_UP, HEALTH_UP, FAIL_NONE, pid, now_ms, 0,
+	    suspect_flags(was, p));
+	return true;
 }
 
 bool
@@ -271,7 +342,7 @@ health_claim_probe(struct store_peer *p, const struct health_params *hp,
 	p->probe_started_ms = now_ms;
 	p->changed_ms = now_ms;
 	event(ev, from, HEALTH_PROBING, FAIL_NONE, pid, now_ms,
-	    p->consecutive_failures);
+	    p->consecutive_failures, suspect_flags(false, p));
 	return true;
 }
 
@@ -286,7 +357,7 @@ health_release_probe(struct store_peer *p, enum failure_kind kind,
 	clear_probe(p);
 	p->changed_ms = now_ms;
 	event(ev, HEALTH_PROBING, HEALTH_DOWN, kind, pid, now_ms,
-	    p->consecutive_failures);
+	    p->consecutive_failures, suspect_flags(false, p));
 	return true;
 }
 
@@ -302,8 +373,102 @@ health_set_admin(struct store_peer *p, enum admin_state a, int32_t pid,
 	p->admin = (uint8_t)a;
 	p->changed_ms = now_ms;
 	event(ev, from, shown(p), FAIL_NONE, pid, now_ms,
-	    p->consecutive_failures);
+	    p->consecutive_failures, suspect_flags(p->suspect_since_ms != 0,
+	    p));
 	return true;
+}
+
+bool
+health_on_connect_stall(struct store_peer *p, const struct health_params *hp,
+    int32_t pid, uint64_t now_ms, bool *trial, struct store_event *ev)
+{
+	bool	 began = false;
+
+	if (trial != NULL)
+		*trial = false;
+	/* Down or probing: no new connects go there but the probe's. */
+	if (p->health != HEALTH_UP || pid <= 0)
+		return false;
+	if (p->suspect_since_ms == 0) {
+		/* 0 means "not suspect": a clock at the epoch must not. */
+		p->suspect_since_ms = now_ms > 0 ? now_ms : 1;
+		began = true;
+	}
+	/*
+	 * The connect that raised the doubt is the best trial there is:
+	 * it has waited longest, and it goes on to its end regardless.
+	 */
+	if (!trial_live(p, hp, now_ms)) {
+		p->trial_pid = pid;
+		p->trial_started_ms = now_ms;
+		if (trial != NULL)
+			*trial = true;
+	}
+	if (began)
+		event(ev, HEALTH_UP, HEALTH_UP, FAIL_CONNECT_SLOW, pid, now_ms,
+		    p->consecutive_failures, suspect_flags(false, p));
+	return began;
+}
+
+bool
+health_connect_needs_write(const struct store_peer *p, bool trial,
+    int32_t pid)
+{
+	return !p->proven || p->suspect_since_ms != 0 ||
+	    (trial && pid > 0 && p->trial_pid == pid);
+}
+
+bool
+health_on_connect(struct store_peer *p, bool trial, int32_t pid,
+    uint64_t now_ms, struct store_event *ev)
+{
+	if (trial && pid > 0 && p->trial_pid == pid)
+		clear_trial(p);
+	/* Down or not: it answered a SYN, which is all proven claims. */
+	p->proven = 1;
+	if (p->suspect_since_ms == 0)
+		return false;
+	/* Another's trial may be under way: its end changes nothing now. */
+	clear_suspect(p);
+	event(ev, p->health, p->health, FAIL_NONE, pid, now_ms,
+	    p->consecutive_failures, STORE_EVENT_WAS_SUSPECT);
+	return true;
+}
+
+bool
+health_claim_trial(struct store_peer *p, const struct health_params *hp,
+    int32_t pid, uint64_t now_ms)
+{
+	if (pid <= 0 || health_pick(p, hp, now_ms) != HEALTH_PICK_TRIAL)
+		return false;
+	p->trial_pid = pid;
+	p->trial_started_ms = now_ms;
+	return true;
+}
+
+bool
+health_release_trial(struct store_peer *p, int32_t pid)
+{
+	if (pid <= 0 || p->trial_pid != pid)
+		return false;
+	clear_trial(p);
+	return true;
+}
+
+uint64_t
+health_suspect_after_ms(uint64_t connect_ms, uint64_t avg_ms)
+{
+	uint64_t	 t;
+
+	if (connect_ms < 2)
+		return connect_ms;
+	t = connect_ms / 10;
+	/* Saturating 4 * avg: a wild average must not wrap to "soon". */
+	if (avg_ms > t / 4)
+		t = avg_ms > UINT64_MAX / 4 ? UINT64_MAX : avg_ms * 4;
+	if (t > connect_ms / 2)
+		t = connect_ms / 2;
+	return t > 0 ? t : 1;
 }
 
 void
@@ -324,12 +489,21 @@ void
 health_event_format(const struct store_event *ev, uint32_t max_fails,
     char *buf, size_t len)
 {
-	const char	*cause;
+	const char	*cause, *from, *to;
 	bool		 admin;
 
 	if (len == 0)
 		return;
 	admin = health_event_is_admin(ev);
+	from = code_name(ev->from);
+	to = code_name(ev->to);
+	/* Suspicion alone: name it, since "up -> up" would say nothing. */
+	if (!admin && ev->from == HEALTH_UP && ev->to == HEALTH_UP) {
+		if (ev->flags & STORE_EVENT_WAS_SUSPECT)
+			from = "suspect";
+		if (ev->flags & STORE_EVENT_SUSPECT)
+			to = "suspect";
+	}
 	if (ev->cause != FAIL_NONE)
 		cause = failure_name(ev->cause);
 	else if (admin)
@@ -342,7 +516,7 @@ health_event_format(const struct store_event *ev, uint32_t max_fails,
 	snprintf(buf, len, "peer %.*s/%.*s %s -> %s (%s, %u/%u, %s %d)",
 	    (int)strnlen(ev->pool, sizeof(ev->pool)), ev->pool,
 	    (int)strnlen(ev->addr, sizeof(ev->addr)), ev->addr,
-	    code_name(ev->from), code_name(ev->to), cause,
+	    from, to, cause,
 	    ev->consecutive_failures, max_fails, admin ? "pid" : "worker",
 	    (int)ev->pid);
 }

@@ -65,6 +65,10 @@ enum store_op {
 	STORE_OP_RELEASE,
 	STORE_OP_ADMIN,
 	STORE_OP_RESET,
+	STORE_OP_STALL,
+	STORE_OP_CONNECTED,
+	STORE_OP_CLAIM_TRIAL,
+	STORE_OP_RELEASE_TRIAL,
 };
 
 struct store_op_args {
@@ -75,6 +79,8 @@ struct store_op_args {
 	enum admin_state		 admin;
 	int32_t				 pid;
 	uint64_t			 now_ms;
+	bool				 trial;	/* the connect was the trial */
+	bool				*got;	/* the trial: won or handed */
 };
 
 static uint64_t
@@ -768,6 +774,9 @@ store_decide(struct store_peer *p, const struct store_op_args *a,
 {
 	switch (a->op) {
 	case STORE_OP_FAILURE:
+		/* The trial failed: the next request may try again at once. */
+		if (a->trial)
+			(void)health_release_trial(p, a->pid);
 		return health_on_failure(p, a->hp, a->kind, a->detail, a->pid,
 		    a->now_ms, ev);
 	case STORE_OP_SUCCESS:
@@ -780,6 +789,18 @@ store_decide(struct store_peer *p, const struct store_op_args *a,
 		return health_set_admin(p, a->admin, a->pid, a->now_ms, ev);
 	case STORE_OP_RESET:
 		return health_reset(p, a->pid, a->now_ms, ev);
+	case STORE_OP_STALL:
+		return health_on_connect_stall(p, a->hp, a->pid, a->now_ms,
+		    a->got, ev);
+	case STORE_OP_CONNECTED:
+		return health_on_connect(p, a->trial, a->pid, a->now_ms, ev);
+	case STORE_OP_CLAIM_TRIAL:
+		/* A claim is no state change: written, but no event. */
+		*a->got = health_claim_trial(p, a->hp, a->pid, a->now_ms);
+		return false;
+	case STORE_OP_RELEASE_TRIAL:
+		(void)health_release_trial(p, a->pid);
+		return false;
 	}
 	return false;
 }
@@ -804,6 +825,8 @@ store_peer_apply(struct store *s, const char *pool, const char *addr,
 
 	if (changed != NULL)
 		*changed = false;
+	if (a->got != NULL)
+		*a->got = false;
 	if ((rc = store_peer_key(kbuf, pool, addr, &k)) != 0)
 		return rc;
 	if ((rc = store_txn_begin(s, 0, &txn)) != 0)
@@ -827,8 +850,11 @@ store_peer_apply(struct store *s, const char *pool, const char *addr,
 		if ((rc = store_event_append(s, txn, &ev)) != 0)
 			goto fail;
 	}
-	if ((rc = mdb_txn_commit(txn)) != 0)
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		if (a->got != NULL)
+			*a->got = false;
 		return rc;
+	}
 	if (ch) {
 		if (changed != NULL)
 			*changed = true;
@@ -838,6 +864,8 @@ store_peer_apply(struct store *s, const char *pool, const char *addr,
 	return 0;
 fail:
 	mdb_txn_abort(txn);
+	if (a->got != NULL)
+		*a->got = false;
 	return rc;
 }
 
@@ -851,6 +879,71 @@ store_peer_failure(struct store *s, const char *pool, const char *addr,
 	    .kind = kind, .detail = detail, .pid = pid, .now_ms = now_ms };
 
 	return store_peer_apply(s, pool, addr, &a, ev, changed);
+}
+
+int
+store_peer_trial_failure(struct store *s, const char *pool, const char *addr,
+    const struct health_params *hp, enum failure_kind kind,
+    const char *detail, int32_t pid, uint64_t now_ms,
+    struct store_event *ev, bool *changed)
+{
+	struct store_op_args	 a = { .op = STORE_OP_FAILURE, .hp = hp,
+	    .kind = kind, .detail = detail, .pid = pid, .now_ms = now_ms,
+	    .trial = true };
+
+	return store_peer_apply(s, pool, addr, &a, ev, changed);
+}
+
+int
+store_peer_connect_stall(struct store *s, const char *pool, const char *addr,
+    const struct health_params *hp, int32_t pid, uint64_t now_ms,
+    struct store_event *ev, bool *changed, bool *trial)
+{
+	bool			 got;
+	struct store_op_args	 a = { .op = STORE_OP_STALL, .hp = hp,
+	    .pid = pid, .now_ms = now_ms, .got = &got };
+	int			 rc;
+
+	rc = store_peer_apply(s, pool, addr, &a, ev, changed);
+	if (trial != NULL)
+		*trial = got;
+	return rc;
+}
+
+int
+store_peer_connected(struct store *s, const char *pool, const char *addr,
+    bool trial, int32_t pid, uint64_t now_ms, struct store_event *ev,
+    bool *changed)
+{
+	struct store_op_args	 a = { .op = STORE_OP_CONNECTED, .pid = pid,
+	    .now_ms = now_ms, .trial = trial };
+
+	return store_peer_apply(s, pool, addr, &a, ev, changed);
+}
+
+int
+store_peer_claim_trial(struct store *s, const char *pool, const char *addr,
+    const struct health_params *hp, int32_t pid, uint64_t now_ms, bool *won)
+{
+	bool			 got;
+	struct store_op_args	 a = { .op = STORE_OP_CLAIM_TRIAL, .hp = hp,
+	    .pid = pid, .now_ms = now_ms, .got = &got };
+	int			 rc;
+
+	rc = store_peer_apply(s, pool, addr, &a, NULL, NULL);
+	if (won != NULL)
+		*won = got;
+	return rc;
+}
+
+int
+store_peer_release_trial(struct store *s, const char *pool, const char *addr,
+    int32_t pid)
+{
+	struct store_op_args	 a = { .op = STORE_OP_RELEASE_TRIAL,
+	    .pid = pid };
+
+	return store_peer_apply(s, pool, addr, &a, NULL, NULL);
 }
 
 int

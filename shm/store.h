@@ -51,8 +51,10 @@
  *     pass) and resets it right after, never across a blocking wait.
  *   - Write only on state change.  The request path writes when a try
  *     fails, when health_success_needs_write() says a success matters, to
- *     claim a recovery probe, and once a second for batched counters;
- *     never per successful request.  Each write function writes nothing
+ *     claim a recovery probe, when a connect stalls or a suspect peer's
+ *     connect completes (health_connect_needs_write()), to claim or end a
+ *     trial, and once a second for batched counters; never per
+ *     successful request.  Each write function writes nothing
  *     when health.c leaves the record unchanged.
  *   - Reader check in the master.  A process killed inside a read
  *     transaction keeps its reader slot, and with it old pages, until
@@ -261,12 +263,24 @@ void	 store_read_end(struct store *s);
  *   store_peer_release_probe() health_release_probe()
  *   store_peer_admin()		health_set_admin()
  *   store_peer_reset()		health_reset()
+ *   store_peer_trial_failure()	health_release_trial() for pid, then
+ *				health_on_failure(): the trial connect
+ *				failed
+ *   store_peer_connect_stall()	health_on_connect_stall(); *trial says
+ *				whether the stalled connect became the
+ *				trial
+ *   store_peer_connected()	health_on_connect(); call it only when
+ *				health_connect_needs_write() said so
+ *   store_peer_claim_trial()	health_claim_trial(): *won is true for
+ *				exactly one caller across all processes;
+ *				no event
+ *   store_peer_release_trial()	health_release_trial(); no event
  *
  * Return 0 (whether or not anything changed); MDB_NOTFOUND when the peer
  * has no usable record (not configured: no record is made up); EINVAL for
  * names too long; EACCES read only; STORE_FORKED; an LMDB code
- * (MDB_MAP_FULL ...).  On error nothing is written and *changed / *won
- * are false.
+ * (MDB_MAP_FULL ...).  On error nothing is written and *changed, *won
+ * and *trial are false.
  */
 int	 store_peer_failure(struct store *s, const char *pool,
 	    const char *addr, const struct health_params *hp,
@@ -287,6 +301,22 @@ int	 store_peer_admin(struct store *s, const char *pool,
 int	 store_peer_reset(struct store *s, const char *pool,
 	    const char *addr, int32_t pid, uint64_t now_ms,
 	    struct store_event *ev, bool *changed);
+int	 store_peer_trial_failure(struct store *s, const char *pool,
+	    const char *addr, const struct health_params *hp,
+	    enum failure_kind kind, const char *detail, int32_t pid,
+	    uint64_t now_ms, struct store_event *ev, bool *changed);
+int	 store_peer_connect_stall(struct store *s, const char *pool,
+	    const char *addr, const struct health_params *hp, int32_t pid,
+	    uint64_t now_ms, struct store_event *ev, bool *changed,
+	    bool *trial);
+int	 store_peer_connected(struct store *s, const char *pool,
+	    const char *addr, bool trial, int32_t pid, uint64_t now_ms,
+	    struct store_event *ev, bool *changed);
+int	 store_peer_claim_trial(struct store *s, const char *pool,
+	    const char *addr, const struct health_params *hp, int32_t pid,
+	    uint64_t now_ms, bool *won);
+int	 store_peer_release_trial(struct store *s, const char *pool,
+	    const char *addr, int32_t pid);
 
 /*
  * Add a worker's batched totals, n entries, in one write transaction

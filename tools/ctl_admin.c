@@ -51,8 +51,11 @@ ctl_admin_run(const struct ctl_args *a, enum ctl_op op,
 		goto out;
 	}
 	if (changed) {
+		/* A reset that only ended a suspicion: say that. */
 		printf("%s/%s: %s -> %s\n", a->pool, a->addr,
-		    ctl_code_name(ev.from), ctl_code_name(ev.to));
+		    ev.flags & STORE_EVENT_WAS_SUSPECT && ev.from == HEALTH_UP &&
+		    ev.to == HEALTH_UP ? "up (suspect)" : ctl_code_name(ev.from),
+		    ctl_code_name(ev.to));
 		status = 0;
 		goto out;
 	}

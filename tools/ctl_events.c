@@ -17,7 +17,8 @@ ctl_event_json(const struct store_event *ev)
 {
 	char	 at[CTL_TIME_MAX];
 
-	return json_pack("{s:s, s:I, s:o, s:o, s:s, s:s, s:o, s:i, s:I, s:b}",
+	return json_pack("{s:s, s:I, s:o, s:o, s:s, s:s, s:o, s:i, s:I, s:b, "
+	    "s:b, s:b}",
 	    "at", ctl_time(ev->at_ms, at),
 	    "seq", (json_int_t)(ev->seq > INT64_MAX ? INT64_MAX : ev->seq),
 	    "pool", ctl_json_str(ev->pool, sizeof(ev->pool)),
@@ -28,7 +29,10 @@ ctl_event_json(const struct store_event *ev)
 	    json_string(failure_name(ev->cause)),
 	    "pid", (int)ev->pid,
 	    "consecutive_failures", (json_int_t)ev->consecutive_failures,
-	    "admin", health_event_is_admin(ev));
+	    "admin", health_event_is_admin(ev),
+	    /* from/to keep the states shown; suspicion comes beside them. */
+	    "was_suspect", (ev->flags & STORE_EVENT_WAS_SUSPECT) != 0,
+	    "suspect", (ev->flags & STORE_EVENT_SUSPECT) != 0);
 }
 
 int

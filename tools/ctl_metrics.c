@@ -69,6 +69,7 @@ enum ctl_field {
 	CTL_EJECTIONS,
 	CTL_DOWN_UNTIL,
 	CTL_LAST_FAILURE,
+	CTL_SUSPECT,
 };
 
 static const struct ctl_metric {
@@ -95,6 +96,9 @@ static const struct ctl_metric {
 	    "When a down peer may be probed again (unix time), 0 when up." },
 	{ CTL_LAST_FAILURE, "shunt_peer_last_failure_seconds", "gauge",
 	    "When the peer last failed (unix time), 0 never." },
+	{ CTL_SUSPECT, "shunt_peer_suspect", "gauge",
+	    "1 while a connect to the up peer went unanswered and none has "
+	    "completed since." },
 };
 
 static void
@@ -142,6 +146,9 @@ ctl_metric_peer(const struct ctl_metric *m, const struct store_dir_entry *d,
 		break;
 	case CTL_LAST_FAILURE:
 		v = p->last_failure_ms / 1000;
+		break;
+	case CTL_SUSPECT:
+		v = health_is_suspect(p);
 		break;
 	case CTL_STATE:
 		break;

@@ -34,7 +34,7 @@ ctl_json_time(uint64_t ms)
 static json_t *
 ctl_status_peer(const struct store_dir_entry *d, const struct store_peer *p)
 {
-	json_t	*last = NULL, *until = NULL, *probe = NULL;
+	json_t	*last = NULL, *until = NULL, *probe = NULL, *since, *trial;
 
 	if (p->last_failure_ms != 0)
 		last = json_pack("{s:o, s:s, s:i, s:o}",
@@ -55,9 +55,20 @@ ctl_status_peer(const struct store_dir_entry *d, const struct store_peer *p)
 		    "since", ctl_json_time(p->probe_started_ms));
 	else
 		probe = json_null();
+	/* Suspicion marks a state, it is not one: §5's states stay five. */
+	if (health_is_suspect(p))
+		since = ctl_json_time(p->suspect_since_ms);
+	else
+		since = json_null();
+	if (p->trial_pid != 0)
+		trial = json_pack("{s:i, s:o}",
+		    "worker_pid", (int)p->trial_pid,
+		    "since", ctl_json_time(p->trial_started_ms));
+	else
+		trial = json_null();
 	/* The minimum keys of §5 first, in its order; then ours. */
 	return json_pack("{s:o, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, "
-	    "s:o, s:o, s:o}",
+	    "s:o, s:o, s:o, s:b, s:o, s:o}",
 	    "address", ctl_json_str(d->addr, sizeof(d->addr)),
 	    "state", health_state_name(p),
 	    "health", ctl_health_name(p),
@@ -70,7 +81,10 @@ ctl_status_peer(const struct store_dir_entry *d, const struct store_peer *p)
 	    "ejections", (json_int_t)p->ejections,
 	    "last_failure", last,
 	    "down_until", until,
-	    "probe", probe);
+	    "probe", probe,
+	    "suspect", health_is_suspect(p),
+	    "suspect_since", since,
+	    "trial", trial);
 }
 
 static json_t *
@@ -191,7 +205,8 @@ ctl_status_table(const struct ctl_snap *snap, const char *only)
 		snprintf(cell[1], CTL_CELL_MAX, "%.*s%s",
 		    (int)strnlen(d->addr, sizeof(d->addr)), d->addr,
 		    d->flags & STORE_DIR_BACKUP ? " (backup)" : "");
-		snprintf(cell[2], CTL_CELL_MAX, "%s", health_state_name(p));
+		snprintf(cell[2], CTL_CELL_MAX, "%s%s", health_state_name(p),
+		    health_is_suspect(p) ? " (suspect)" : "");
 		snprintf(cell[3], CTL_CELL_MAX, "%" PRIu32 "/%" PRIu32,
 		    p->consecutive_failures, d->max_fails);
 		snprintf(cell[4], CTL_CELL_MAX, "%" PRIu64 "/%" PRIu64,

@@ -31,6 +31,8 @@
 #define CONN_READ_CHUNK		(16 * 1024)
 /* How long a closing connection drains what the client still sends. */
 #define CONN_LINGER_MS		2000
+/* Stopping: how long a new connection may take to send its request. */
+#define CONN_STOP_GRACE_MS	1000
 
 static void	conn_on_io(struct loop *, int, unsigned, void *);
 static void	conn_on_timer(struct loop *, struct loop_timer *, void *);
@@ -511,7 +513,39 @@ conn_close_idle(struct worker *w)
 
 	for (c = w->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->state == CONN_IDLE || c->state == CONN_HANDSHAKE)
+		/* A TLS handshake under way is a connection about to ask. */
+		if (c->state != CONN_IDLE && c->state != CONN_HANDSHAKE)
+			continue;
+		/*
+		 * A request may be waiting behind an edge not yet handled:
+		 * closing over unread bytes would reset the connection.  One
+		 * read tells; a request found is served and the connection
+		 * closes after it (w->stopping).
+		 */
+		c->readable = true;
+		conn_enter(c);
+		conn_run(c);
+		if (c->closed || (c->state != CONN_IDLE &&
+		    c->state != CONN_HANDSHAKE)) {
+			conn_leave(c);
+			continue;
+		}
+		/*
+		 * A connection accepted a moment ago has its first request
+		 * on the way, and its client never had an answer that could
+		 * tell it to retry elsewhere: serve that one request (it
+		 * gets Connection: close), within a short grace.  An idle
+		 * keep-alive connection may be closed: clients resend on a
+		 * fresh one (RFC 9112 §9.3.1).
+		 */
+		if (c->bytes_out == 0) {
+			if (c->lst->limits.header_timeout_ms >
+			    CONN_STOP_GRACE_MS)
+				(void)loop_timer_set(w->loop, &c->timer,
+				    CONN_STOP_GRACE_MS);
+		} else {
 			conn_close(c);
+		}
+		conn_leave(c);
 	}
 }

@@ -42,8 +42,9 @@ void	conn_leave(struct conn *c);
 void	conn_update_timer(struct conn *c);
 
 /*
- * Close every idle keep-alive connection, and every TLS handshake still
- * under way (graceful stop).
+ * Graceful stop: close every idle keep-alive connection; one that has had
+ * no answer yet (just accepted, or in its TLS handshake) gets a short grace
+ * to send its request, served with Connection: close.
  */
 void	conn_close_idle(struct worker *w);
 

@@ -4,9 +4,10 @@
  * Selection reads every peer of the pool in one reused read transaction
  * (no lock, no allocation) and asks health.c which may be used.  A try's
  * outcome is written only when it changes something: a failure that
- * blames the peer, the first success after failures, a recovery probe.
- * Request and failure counts are added up per peer and flushed once a
- * second in one write, never a write per successful request.
+ * blames the peer, the first success after failures, a recovery probe, a
+ * connect that stalls or ends a suspicion.  Request and failure counts
+ * are added up per peer and flushed once a second in one write, never a
+ * write per successful request.
  *
  * Without a store (it could not be opened) every peer is eligible and
  * each worker fails over on its own: degraded, but still serving.
@@ -91,11 +92,23 @@ peers_on_flush(struct loop *loop, struct loop_timer *t, void *arg)
 void
 peers_params(const struct cfg_pool *pool, struct health_params *hp)
 {
+	const struct cfg_timeouts	*t;
+	uint64_t			 connect = pool->timeouts.connect_ms;
+	size_t				 i;
+
+	/* Peers may override the pool's timeouts: a trial takes the longest. */
+	for (i = 0; i < pool->npeers; i++) {
+		t = &pool->peers[i].timeouts;
+		if (t->connect_ms > connect)
+			connect = t->connect_ms;
+	}
 	hp->max_fails = (uint32_t)pool->health.max_fails;
 	hp->fail_timeout_ms = pool->health.fail_timeout_ms;
 	/* A live probe may take a whole try: never hand it out twice. */
 	hp->probe_stale_ms = pool->timeouts.connect_ms +
 	    pool->timeouts.send_ms + pool->timeouts.read_ms;
+	/* A trial ends by its connect timer; twice that if the loop lags. */
+	hp->trial_stale_ms = 2 * connect;
 }
 
 int
@@ -127,12 +140,44 @@ peers_close(struct worker *w)
 	w->store = NULL;
 }
 
+/* Usable now, or a peer not yet proven whose trial is free. */
 static bool
 peers_eligible(const struct cfg_peer *peer, void *arg)
 {
 	struct wpool	*p = arg;
+	struct wpeer	*wp = &p->peers[peer->index];
 
-	return p->peers[peer->index].pick == HEALTH_PICK_YES;
+	return wp->pick == HEALTH_PICK_YES || (wp->pick == HEALTH_PICK_TRIAL &&
+	    health_is_unproven(&wp->rec));
+}
+
+static bool
+peers_primary_eligible(struct wpool *p)
+{
+	size_t	 i;
+
+	for (i = 0; i < p->cfg->npeers; i++)
+		if (!p->peers[i].cfg->backup &&
+		    peers_eligible(p->peers[i].cfg, p))
+			return true;
+	return false;
+}
+
+/* When nothing is eligible: a suspect peer still beats a 503. */
+static bool
+peers_last_resort(const struct cfg_peer *peer, void *arg)
+{
+	struct wpool	*p = arg;
+	enum health_pick pick = p->peers[peer->index].pick;
+
+	return pick == HEALTH_PICK_YES || pick == HEALTH_PICK_LAST ||
+	    pick == HEALTH_PICK_TRIAL;
+}
+
+static struct wpool *
+peers_pool_of(struct worker *w, const struct wpeer *wp)
+{
+	return &w->pools[wp->cfg->pool->index];
 }
 
 static void
@@ -145,77 +190,308 @@ peers_log_event(struct worker *w, const struct cfg_pool *pool,
 	snprintf(ev->addr, sizeof(ev->addr), "%s", addr);
 	health_event_format(ev, (uint32_t)pool->health.max_fails, line,
 	    sizeof(line));
-	if (ev->to == HEALTH_DOWN)
+	if (ev->to == HEALTH_DOWN || (ev->flags & (STORE_EVENT_SUSPECT |
+	    STORE_EVENT_WAS_SUSPECT)) == STORE_EVENT_SUSPECT)
 		log_warnx("%s", line);
 	else
 		log_info("%s", line);
 	(void)w;
 }
 
+/*
+ * Health changes only by a store write: while no write happened the
+ * records read last time are current, and only the clock (a down_until
+ * passing) is looked at again.  A store that cannot be read leaves every
+ * peer up rather than failing requests.
+ */
+static void
+peers_refresh(struct worker *w, struct wpool *p)
+{
+	const struct cfg_pool	*pool = p->cfg;
+	struct wpeer		*wp;
+	uint64_t		 version;
+	size_t			 i;
+	int			 rc;
+
+	version = store_version(w->store);
+	if (version != 0 && version == p->seen_version)
+		return;
+	if ((rc = store_read_begin(w->store)) != 0) {
+		log_warnx("health store read: %s", store_strerror(rc));
+		for (i = 0; i < pool->npeers; i++)
+			health_init(&p->peers[i].rec);
+		p->seen_version = 0;
+		return;
+	}
+	for (i = 0; i < pool->npeers; i++) {
+		wp = &p->peers[i];
+		/* Not published (yet): assume up rather than fail. */
+		if (store_peer_get(w->store, pool->name, wp->cfg->addr.text,
+		    &wp->rec) != 0)
+			health_init(&wp->rec);
+	}
+	store_read_end(w->store);
+	p->seen_version = version;
+	for (i = 0; i < pool->npeers; i++)
+		peers_drop_disabled(&p->peers[i]);
+}
+
+/* Win wp's trial connect for r in the store (r->trial), or not. */
+static bool
+peers_claim_trial(struct req *r, struct wpeer *wp, uint64_t now)
+{
+	struct worker	*w = r->c->w;
+	struct wpool	*p = r->pool;
+	bool		 won = false;
+
+	if (store_peer_claim_trial(w->store, p->cfg->name, wp->cfg->addr.text,
+	    &p->params, (int32_t)getpid(), now, &won) != 0 || !won)
+		return false;
+	wp->rec.trial_pid = (int32_t)getpid();
+	wp->rec.trial_started_ms = now;
+	r->trial = true;
+	return true;
+}
+
 struct bal_peer *
-peers_select(struct req *r)
+peers_select(struct req *r, const struct cfg_peer *avoid)
 {
 	struct worker		*w = r->c->w;
 	struct wpool		*p = r->pool;
 	const struct cfg_pool	*pool = p->cfg;
 	struct store_event	 ev;
 	struct wpeer		*wp;
-	uint64_t		 now, version;
+	struct bal_peer		*bp;
+	uint64_t		 now;
 	size_t			 i;
-	bool			 won;
-	int			 rc;
+	bool			 won, backups;
 
-	if (w->store == NULL)
-		return bal_select(&p->bal, r->tried, NULL, NULL);
-	now = peers_wall_ms();
-	/*
-	 * Health changes only by a store write: while no write happened the
-	 * records read last time are current, and only the clock (a
-	 * down_until passing) is looked at again.
-	 */
-	version = store_version(w->store);
-	if (version == 0 || version != p->seen_version) {
-		if ((rc = store_read_begin(w->store)) != 0) {
-			log_warnx("health store read: %s", store_strerror(rc));
-			return bal_select(&p->bal, r->tried, NULL, NULL);
-		}
-		for (i = 0; i < pool->npeers; i++) {
-			wp = &p->peers[i];
-			/* Not published (yet): assume up rather than fail. */
-			if (store_peer_get(w->store, pool->name,
-			    wp->cfg->addr.text, &wp->rec) != 0)
-				health_init(&wp->rec);
-		}
-		store_read_end(w->store);
-		p->seen_version = version;
+	r->trial = false;
+	if (w->store == NULL) {
 		for (i = 0; i < pool->npeers; i++)
-			peers_drop_disabled(&p->peers[i]);
+			p->peers[i].pick = HEALTH_PICK_YES;
+		if (avoid != NULL)
+			p->peers[avoid->index].pick = HEALTH_PICK_NO;
+		return bal_select(&p->bal, r->tried, peers_eligible, p);
 	}
+	now = peers_wall_ms();
+	peers_refresh(w, p);
 	for (i = 0; i < pool->npeers; i++)
 		p->peers[i].pick = health_pick(&p->peers[i].rec, &p->params,
 		    now);
+	/* A hedge must go elsewhere than the connect it leaves behind. */
+	if (avoid != NULL)
+		p->peers[avoid->index].pick = HEALTH_PICK_NO;
 
 	/*
 	 * A down peer whose fail_timeout passed gets exactly one request
-	 * across all workers: the first to win the claim in the store.
-	 * Primaries first, as selection would prefer them.
+	 * across all workers: the first to win the claim in the store.  So
+	 * does a suspect peer whose trial connect is free: without it the
+	 * suspicion would never end, in a completed connect or in max_fails
+	 * failures.  Primaries first, as selection would prefer them;
+	 * backups only while no primary is eligible, which is also the only
+	 * time they take traffic: else a backup once down stayed down.
 	 */
-	for (i = 0; i < pool->npeers && !r->probe; i++) {
+	backups = !peers_primary_eligible(p);
+	for (i = 0; i < pool->npeers; i++) {
 		wp = &p->peers[i];
-		if (wp->pick != HEALTH_PICK_PROBE || r->tried[i] ||
-		    wp->cfg->backup)
+		if ((wp->pick != HEALTH_PICK_PROBE &&
+		    (wp->pick != HEALTH_PICK_TRIAL ||
+		    health_is_unproven(&wp->rec))) || r->tried[i] ||
+		    (wp->cfg->backup && !backups))
 			continue;
 		won = false;
-		if (store_peer_claim_probe(w->store, pool->name,
-		    wp->cfg->addr.text, &p->params, (int32_t)getpid(), now, &ev,
-		    &won) == 0 && won) {
-			peers_log_event(w, pool, wp->cfg->addr.text, &ev);
-			r->probe = true;
-			return wp->bal;
+		if (wp->pick == HEALTH_PICK_PROBE) {
+			if (!r->probe && store_peer_claim_probe(w->store,
+			    pool->name, wp->cfg->addr.text, &p->params,
+			    (int32_t)getpid(), now, &ev, &won) == 0 && won) {
+				peers_log_event(w, pool, wp->cfg->addr.text,
+				    &ev);
+				r->probe = true;
+				return wp->bal;
+			}
+			wp->pick = HEALTH_PICK_NO;
+			continue;
 		}
-		wp->pick = HEALTH_PICK_NO;
+		if (peers_claim_trial(r, wp, now))
+			return wp->bal;
+		wp->pick = HEALTH_PICK_LAST;
 	}
-	return bal_select(&p->bal, r->tried, peers_eligible, p);
+	/*
+	 * A peer not yet proven is balanced like any other; only, when it
+	 * is chosen, its first connect must be the one trial in flight, so
+	 * that a peer dead from the start takes one request, not one per
+	 * client connection, before anyone learns it.  A lost claim makes
+	 * it a last resort and the choice is made again.
+	 */
+	while ((bp = bal_select(&p->bal, r->tried, peers_eligible, p)) !=
+	    NULL) {
+		wp = &p->peers[bp->cfg->index];
+		if (wp->pick == HEALTH_PICK_YES || peers_claim_trial(r, wp, now))
+			return bp;
+		wp->pick = HEALTH_PICK_LAST;
+	}
+	/*
+	 * Only suspect or unproven peers are left (or none): use one rather
+	 * than fail, as its trial if that is still free.
+	 */
+	if ((bp = bal_select(&p->bal, r->tried, peers_last_resort, p)) ==
+	    NULL)
+		return NULL;
+	wp = &p->peers[bp->cfg->index];
+	if (wp->pick == HEALTH_PICK_TRIAL)
+		(void)peers_claim_trial(r, wp, now);
+	return bp;
+}
+
+uint64_t
+peers_suspect_after(const struct wpeer *wp)
+{
+	return health_suspect_after_ms(wp->cfg->timeouts.connect_ms,
+	    wp->connect_seen ? wp->connect_avg8 / 8 : 0);
+}
+
+/*
+ * How long this worker's connects to the peer take, smoothed as TCP
+ * smooths its RTT (gain 1/8), so a distant peer's threshold follows its
+ * distance; connects that never complete teach nothing.
+ */
+static void
+peers_learn(struct worker *w, struct wpeer *wp, uint64_t started_ms)
+{
+	uint64_t	 now = loop_now_ms(w->loop), ms;
+
+	ms = now > started_ms ? now - started_ms : 0;
+	if (!wp->connect_seen) {
+		wp->connect_avg8 = ms * 8;
+		wp->connect_seen = true;
+	} else {
+		wp->connect_avg8 = wp->connect_avg8 - wp->connect_avg8 / 8 + ms;
+	}
+}
+
+void
+peers_connected(struct worker *w, struct wpeer *wp, uint64_t started_ms,
+    bool trial)
+{
+	struct wpool		*p = peers_pool_of(w, wp);
+	struct store_event	 ev;
+	bool			 changed = false;
+	int			 rc;
+
+	peers_learn(w, wp, started_ms);
+	/* Steady state: proven, not suspect, no trial: no write. */
+	if (w->store == NULL || !health_connect_needs_write(&wp->rec, trial,
+	    (int32_t)getpid()))
+		return;
+	rc = store_peer_connected(w->store, p->cfg->name, wp->cfg->addr.text,
+	    trial, (int32_t)getpid(), peers_wall_ms(), &ev, &changed);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		log_warnx("health store write for %s/%s: %s", p->cfg->name,
+		    wp->cfg->addr.text, store_strerror(rc));
+	/* What the store now says, until the next read brings it. */
+	if (rc == 0)
+		wp->rec.proven = 1;
+	wp->rec.suspect_since_ms = 0;
+	if (trial)
+		wp->rec.trial_pid = 0;
+	if (changed)
+		peers_log_event(w, p->cfg, wp->cfg->addr.text, &ev);
+}
+
+void
+peers_stalled(struct req *r, struct req_try *t)
+{
+	struct worker		*w = r->c->w;
+	struct wpool		*p = r->pool;
+	struct wpeer		*wp = &p->peers[t->peer->index];
+	struct store_event	 ev;
+	bool			 changed = false, trial = false;
+	uint64_t		 now;
+	int			 rc;
+
+	/*
+	 * Marked already, its trial under way: the store has nothing to
+	 * learn from one more, and a burst of stalls stays one write.
+	 */
+	if (w->store == NULL || (health_is_suspect(&wp->rec) &&
+	    wp->rec.trial_pid != 0))
+		return;
+	now = peers_wall_ms();
+	rc = store_peer_connect_stall(w->store, p->cfg->name,
+	    t->peer->addr.text, &p->params, (int32_t)getpid(), now, &ev,
+	    &changed, &trial);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		log_warnx("health store write for %s/%s: %s", p->cfg->name,
+		    t->peer->addr.text, store_strerror(rc));
+		return;
+	}
+	if (wp->rec.health == HEALTH_UP) {
+		if (wp->rec.suspect_since_ms == 0)
+			wp->rec.suspect_since_ms = now;
+		if (trial)
+			wp->rec.trial_pid = (int32_t)getpid();
+	}
+	t->trial = t->trial || trial;
+	if (changed)
+		peers_log_event(w, p->cfg, t->peer->addr.text, &ev);
+}
+
+void
+peers_abandoned(struct req *r, const struct req_try *t)
+{
+	/* A try sent, as far as the counters go; its failure comes later. */
+	r->pool->peers[t->peer->index].pending_requests++;
+}
+
+void
+peers_orphan_done(struct worker *w, struct wpeer *wp, enum failure_kind kind,
+    const char *detail, bool trial, bool probe, uint64_t started_ms)
+{
+	struct wpool		*p = peers_pool_of(w, wp);
+	const char		*addr = wp->cfg->addr.text;
+	struct store_event	 ev;
+	bool			 changed = false;
+	int			 rc = 0;
+
+	if (kind == FAIL_NONE) {
+		peers_connected(w, wp, started_ms, trial);
+		/*
+		 * A probe proves itself by a whole answer, not by a connect:
+		 * hand it back for the next request, which finds the peer
+		 * answering SYNs now.
+		 */
+		if (probe && w->store != NULL)
+			rc = store_peer_release_probe(w->store, p->cfg->name,
+			    addr, FAIL_CONNECT_SLOW, (int32_t)getpid(),
+			    peers_wall_ms(), &ev, &changed);
+	} else if (kind == FAIL_CLIENT_ABORT) {
+		/* Given up unfinished (the worker stops): no verdict. */
+		if (trial && w->store != NULL)
+			rc = store_peer_release_trial(w->store, p->cfg->name,
+			    addr, (int32_t)getpid());
+		if (rc == 0 && probe && w->store != NULL)
+			rc = store_peer_release_probe(w->store, p->cfg->name,
+			    addr, FAIL_CONNECT_SLOW, (int32_t)getpid(),
+			    peers_wall_ms(), &ev, &changed);
+	} else {
+		wp->pending_failures++;
+		if (w->store == NULL)
+			return;
+		if (trial)
+			rc = store_peer_trial_failure(w->store, p->cfg->name,
+			    addr, &p->params, kind, detail, (int32_t)getpid(),
+			    peers_wall_ms(), &ev, &changed);
+		else
+			rc = store_peer_failure(w->store, p->cfg->name, addr,
+			    &p->params, kind, detail, (int32_t)getpid(),
+			    peers_wall_ms(), &ev, &changed);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		log_warnx("health store write for %s/%s: %s", p->cfg->name,
+		    addr, store_strerror(rc));
+	if (changed)
+		peers_log_event(w, p->cfg, addr, &ev);
 }
 
 void
@@ -231,7 +507,13 @@ peers_report(struct req *r, const struct req_try *t, const char *doing)
 
 	r->probe = false;
 	if (t->outcome == FAIL_CLIENT_ABORT || t->outcome == FAIL_STALE) {
-		/* Nobody's fault; a probe it held goes to the next request. */
+		/*
+		 * Nobody's fault; a probe or trial it held goes to the next
+		 * request.
+		 */
+		if (t->trial && w->store != NULL)
+			rc = store_peer_release_trial(w->store, p->cfg->name,
+			    addr, (int32_t)getpid());
 		if (probe && w->store != NULL)
 			rc = store_peer_release_probe(w->store,
 			    p->cfg->name, addr, t->outcome, (int32_t)getpid(),
@@ -245,7 +527,11 @@ peers_report(struct req *r, const struct req_try *t, const char *doing)
 		wp->pending_failures++;
 	if (w->store == NULL)
 		return;
-	if (failure_blames_peer(t->outcome)) {
+	if (failure_blames_peer(t->outcome) && t->trial) {
+		rc = store_peer_trial_failure(w->store, p->cfg->name, addr,
+		    &p->params, t->outcome, doing, (int32_t)getpid(),
+		    peers_wall_ms(), &ev, &changed);
+	} else if (failure_blames_peer(t->outcome)) {
 		rc = store_peer_failure(w->store, p->cfg->name, addr,
 		    &p->params, t->outcome, doing, (int32_t)getpid(),
 		    peers_wall_ms(), &ev, &changed);

@@ -17,6 +17,7 @@
 #include "conn.h"
 #include "http.h"
 #include "log.h"
+#include "orphan.h"
 #include "peers.h"
 #include "proxy.h"
 #include "retry.h"
@@ -148,10 +149,14 @@ proxy_next_try(struct req *r, bool fresh)
 	struct upstream		*up = NULL;
 	struct req_try		*t, *grown;
 	enum failure_kind	 kind;
+	uint64_t		 after;
 
 	if (fresh) {
 		bp = r->pool->peers[r->tries[r->ntries - 1].peer->index].bal;
-	} else if ((bp = peers_select(r)) == NULL) {
+	} else if (r->next_peer != NULL) {
+		bp = r->next_peer;
+		r->next_peer = NULL;
+	} else if ((bp = peers_select(r, NULL)) == NULL) {
 		/* Rule 5: no try could be made at all is 503. */
 		if (r->ntries == 0) {
 			proxy_answer(r, 503);
@@ -179,12 +184,17 @@ proxy_next_try(struct req *r, bool fresh)
 	memset(t, 0, sizeof(*t));
 	t->peer = bp->cfg;
 	t->start_ms = loop_now_ms(w->loop);
+	t->trial = r->trial;
+	r->trial = false;
 	if (!fresh)
 		r->counted_tries++;
 	r->tried[bp->cfg->index] = true;
 
-	/* A fresh resend must not pick another stale idle connection. */
-	if (!fresh)
+	/*
+	 * A fresh resend must not pick another stale idle connection; a
+	 * trial is there to find out whether the peer answers SYNs.
+	 */
+	if (!fresh && !t->trial)
 		up = up_take_idle(wp);
 	if (up == NULL && (up = up_connect(w, wp, &kind)) == NULL)
 		return proxy_fail(r, kind, "connect");
@@ -207,11 +217,90 @@ proxy_next_try(struct req *r, bool fresh)
 	r->scan = 0;
 	r->resp_head_done = false;
 	if (up->state == UP_CONNECTING) {
-		up->timer_kind = FAIL_CONNECT_TIMEOUT;
+		/* First look again when a live peer would have answered. */
+		after = peers_suspect_after(wp);
+		up->timer_kind = after < bp->cfg->timeouts.connect_ms ?
+		    FAIL_CONNECT_SLOW : FAIL_CONNECT_TIMEOUT;
 		(void)loop_timer_set(w->loop, &up->timer,
+		    after < bp->cfg->timeouts.connect_ms ? after :
 		    bp->cfg->timeouts.connect_ms);
 	}
 	return 0;
+}
+
+/* Would rule 2-5 let r try again after a try that ended in `kind'? */
+static enum retry_verdict
+proxy_retry_verdict(struct req *r, enum failure_kind kind)
+{
+	const struct cfg_pool	*pool = r->pool->cfg;
+	struct retry_facts	 facts;
+
+	facts.outcome = kind;
+	facts.header_sent = r->resp_header_sent;
+	facts.idempotent = http_method_idempotent(&r->head);
+	facts.non_idempotent = pool->retry.non_idempotent;
+	facts.replayable = r->replayable;
+	facts.tries_done = r->counted_tries;
+	facts.tries_max = pool->retry.tries;
+	facts.deadline_passed = pool->retry.deadline_ms > 0 &&
+	    loop_now_ms(r->c->w->loop) - r->start_ms >=
+	    pool->retry.deadline_ms;
+	return retry_decide(&facts);
+}
+
+/*
+ * The current try's connect has had no answer to its SYN for the suspect
+ * threshold, where a live peer answers within microseconds on a LAN (or
+ * within its usual connect time).  Mark the peer suspect for every
+ * worker, so new requests stop going there; then, when a try is left and
+ * another peer may take the request, move on now rather than wait out
+ * connect_timeout: nothing was sent, so this is as safe as retrying a
+ * failed connect (rule 2).  The connect itself is left to finish as an
+ * orphan, whose end is the peer's verdict.  Returns 0, or -1 when the
+ * request ended.
+ */
+static int
+proxy_connect_slow(struct req *r)
+{
+	struct worker		*w = r->c->w;
+	struct upstream		*up = r->up;
+	struct req_try		*t = &r->tries[r->ntries - 1];
+	struct bal_peer		*bp;
+	uint64_t		 waited, limit;
+	bool			 probe;
+
+	waited = loop_now_ms(w->loop) - up->connect_start_ms;
+	limit = t->peer->timeouts.connect_ms;
+	up->timer_kind = FAIL_CONNECT_TIMEOUT;
+	(void)loop_timer_set(w->loop, &up->timer, limit > waited ?
+	    limit - waited : 0);
+	/* Answered meanwhile, its event on the way: not slow after all. */
+	if (!up_syn_unanswered(up))
+		return 0;
+	peers_stalled(r, t);
+	if (proxy_retry_verdict(r, FAIL_CONNECT_SLOW) != RETRY_NEXT)
+		return 0;
+	/* The probe, if this is it, stays with the connect that tests it. */
+	probe = r->probe;
+	r->probe = false;
+	if ((bp = peers_select(r, t->peer)) == NULL) {
+		r->probe = probe;
+		return 0;
+	}
+	log_info("upstream %s/%s: no answer to connect after %llu ms, moving "
+	    "on to %s, client %s, try %zu/%llu", r->pool->cfg->name,
+	    t->peer->addr.text, (unsigned long long)waited,
+	    bp->cfg->addr.text, r->c->client, r->counted_tries,
+	    (unsigned long long)r->pool->cfg->retry.tries);
+	t->outcome = FAIL_CONNECT_SLOW;
+	t->ms = loop_now_ms(w->loop) - t->start_ms;
+	peers_abandoned(r, t);
+	r->up = NULL;
+	bal_done(&r->pool->bal, up->wp->bal);
+	orphan_adopt(up, t->trial, probe);
+	t->trial = false;
+	r->next_peer = bp;
+	return proxy_next_try(r, false);
 }
 
 /*
@@ -226,7 +315,6 @@ proxy_fail(struct req *r, enum failure_kind kind, const char *doing)
 	struct worker		*w = c->w;
 	struct req_try		*t = &r->tries[r->ntries - 1];
 	const struct cfg_pool	*pool = r->pool->cfg;
-	struct retry_facts	 facts;
 	enum retry_verdict	 verdict;
 
 	t->outcome = kind;
@@ -242,16 +330,7 @@ proxy_fail(struct req *r, enum failure_kind kind, const char *doing)
 		    r->head.raw + r->head.url_off, r->counted_tries,
 		    (unsigned long long)pool->retry.tries);
 
-	facts.outcome = kind;
-	facts.header_sent = r->resp_header_sent;
-	facts.idempotent = http_method_idempotent(&r->head);
-	facts.non_idempotent = pool->retry.non_idempotent;
-	facts.replayable = r->replayable;
-	facts.tries_done = r->counted_tries;
-	facts.tries_max = pool->retry.tries;
-	facts.deadline_passed = pool->retry.deadline_ms > 0 &&
-	    loop_now_ms(w->loop) - r->start_ms >= pool->retry.deadline_ms;
-	verdict = retry_decide(&facts);
+	verdict = proxy_retry_verdict(r, kind);
 
 	if (r->resp_header_sent) {
 		/* Rule 4: what the client has is all it gets; the close
@@ -633,12 +712,41 @@ proxy_run(struct req *r)
 	conn_update_timer(c);
 }
 
+/* The connect completed: the peer answers SYNs, a trial ends here. */
+static void
+proxy_connected(struct req *r)
+{
+	struct req_try	*t = &r->tries[r->ntries - 1];
+
+	peers_connected(r->c->w, r->up->wp, r->up->connect_start_ms,
+	    t->trial);
+	t->trial = false;
+}
+
 /* The connection is ready for the request: the connect timer is done. */
 static void
 proxy_up_ready(struct upstream *up)
 {
 	up->state = UP_ACTIVE;
 	loop_timer_cancel(up->w->loop, &up->timer);
+}
+
+/*
+ * TCP is up to a TLS peer: the handshake goes on under what is left of
+ * connect_timeout, which covers both.  A shorter timer armed to spot an
+ * unanswered SYN has nothing left to spot.
+ */
+static void
+proxy_up_handshake_start(struct upstream *up)
+{
+	struct loop	*loop = up->w->loop;
+	uint64_t	 waited, limit = up->wp->cfg->timeouts.connect_ms;
+
+	waited = loop_now_ms(loop) - up->connect_start_ms;
+	up->state = UP_HANDSHAKE;
+	up->timer_kind = FAIL_CONNECT_TIMEOUT;
+	(void)loop_timer_set(loop, &up->timer, limit > waited ?
+	    limit - waited : 0);
 }
 
 /*
@@ -689,12 +797,13 @@ proxy_upstream_event(struct upstream *up)
 			    "connecting") == -1)
 				goto out;
 		} else if (up->io.tls != NULL) {
-			/* connect_timeout goes on: it covers TCP and TLS. */
-			up->state = UP_HANDSHAKE;
+			proxy_connected(r);
+			proxy_up_handshake_start(up);
 			if (proxy_up_handshake(r, up) == 0)
 				goto out;
 		} else {
 			proxy_up_ready(up);
+			proxy_connected(r);
 		}
 	} else if (up->state == UP_HANDSHAKE) {
 		if (proxy_up_handshake(r, up) == 0)
@@ -711,13 +820,18 @@ proxy_upstream_timeout(struct upstream *up)
 {
 	struct req	*r = up->req;
 	struct conn	*c = r->c;
+	int		 rc;
 
 	conn_enter(c);
-	if (proxy_fail(r, up->timer_kind, up->state == UP_HANDSHAKE ?
-	    "the TLS handshake" : up->timer_kind ==
-	    FAIL_CONNECT_TIMEOUT ? "connecting" : up->timer_kind ==
-	    FAIL_WRITE_ERROR ? "sending the request (send_timeout)" :
-	    "waiting for the response") == 0)
+	if (up->timer_kind == FAIL_CONNECT_SLOW)
+		rc = proxy_connect_slow(r);
+	else
+		rc = proxy_fail(r, up->timer_kind, up->state == UP_HANDSHAKE ?
+		    "the TLS handshake" : up->timer_kind ==
+		    FAIL_CONNECT_TIMEOUT ? "connecting" : up->timer_kind ==
+		    FAIL_WRITE_ERROR ? "sending the request (send_timeout)" :
+		    "waiting for the response");
+	if (rc == 0)
 		proxy_run(r);
 	conn_leave(c);
 }

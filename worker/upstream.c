@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "orphan.h"
 #include "proxy.h"
 #include "tls.h"
 #include "upstream.h"
@@ -79,6 +80,7 @@ up_connect(struct worker *w, struct wpeer *wp, enum failure_kind *fail)
 	up->w = w;
 	up->wp = wp;
 	up->state = UP_CONNECTING;
+	up->connect_start_ms = loop_now_ms(w->loop);
 	loop_timer_init(&up->timer, up_on_timer, up);
 	/* Edge-triggered for both directions: no epoll_ctl per request. */
 	if (loop_add(w->loop, fd, LOOP_READ | LOOP_WRITE | LOOP_EDGE,
@@ -105,6 +107,18 @@ up_unlink_idle(struct upstream *up)
 		up->next_idle->prev_idle = up->prev_idle;
 	up->next_idle = up->prev_idle = NULL;
 	wp->nidle--;
+}
+
+bool
+up_syn_unanswered(const struct upstream *up)
+{
+	struct tcp_info	 ti;
+	socklen_t	 len = sizeof(ti);
+
+	/* Cannot tell: the caller's timer is all there is to go by. */
+	if (getsockopt(up->io.fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+		return true;
+	return ti.tcpi_state == TCP_SYN_SENT;
 }
 
 struct upstream *
@@ -196,6 +210,10 @@ up_on_io(struct loop *loop, int fd, unsigned revents, void *arg)
 			up->readable = false;
 		return;
 	}
+	if (up->state == UP_ORPHAN) {
+		orphan_event(up);
+		return;
+	}
 	proxy_upstream_event(up);
 }
 
@@ -208,6 +226,10 @@ up_on_timer(struct loop *loop, struct loop_timer *t, void *arg)
 	(void)t;
 	if (up->state == UP_IDLE) {
 		up_close(up);
+		return;
+	}
+	if (up->state == UP_ORPHAN) {
+		orphan_timeout(up);
 		return;
 	}
 	proxy_upstream_timeout(up);

@@ -15,6 +15,13 @@
 struct upstream	*up_connect(struct worker *w, struct wpeer *wp,
 		    enum failure_kind *fail);
 
+/*
+ * Is up's connect still waiting for the answer to its SYN (TCP state
+ * SYN-SENT)?  False once the handshake completed or failed, even if the
+ * loop has not delivered that event yet; true when it cannot tell.
+ */
+bool		 up_syn_unanswered(const struct upstream *up);
+
 /* The most recently parked idle connection to wp, or NULL. */
 struct upstream	*up_take_idle(struct wpeer *wp);
 

@@ -65,6 +65,8 @@ enum up_state {
 	UP_HANDSHAKE,		/* TLS: connected, handshake under way */
 	UP_ACTIVE,		/* sending the request and reading the reply */
 	UP_IDLE,		/* parked in its peer's keep-alive list */
+	UP_ORPHAN,		/* a connect its request gave up as slow,
+				   finishing for its verdict (orphan.c) */
 };
 
 struct upstream {
@@ -79,6 +81,10 @@ struct upstream {
 	enum failure_kind	 timer_kind;	/* what the armed timer means */
 	bool			 readable, writable;
 	bool			 hup;		/* the peer closed its side */
+	bool			 trial;		/* the suspect peer's trial */
+	bool			 probe;		/* an orphan holding the probe */
+	uint64_t		 connect_start_ms;
+	/* The peer's idle list (UP_IDLE) or the worker's orphans. */
 	struct upstream		*next_idle;
 	struct upstream		*prev_idle;
 	uint64_t		 idle_since;
@@ -94,6 +100,8 @@ struct wpeer {
 	enum health_pick	 pick;
 	uint64_t		 pending_requests;	/* not yet in the store */
 	uint64_t		 pending_failures;
+	uint64_t		 connect_avg8;	/* 8 x smoothed connect ms */
+	bool			 connect_seen;	/* connect_avg8 has a sample */
 	struct ssl_session_st	*tls_session;	/* offered on the next connect */
 };
 
@@ -112,6 +120,7 @@ struct req_try {
 	uint64_t		 start_ms;
 	uint64_t		 ms;
 	bool			 reused;
+	bool			 trial;		/* its connect is the trial */
 };
 
 enum req_phase {
@@ -147,6 +156,8 @@ struct req {
 	struct req_try		 tries_inline[4];	/* most requests' */
 	bool			 tried_inline[16];
 	bool			 probe;		/* the current try is the probe */
+	bool			 trial;		/* the next connect is a trial */
+	struct bal_peer		*next_peer;	/* chosen ahead for the next try */
 	size_t			 ntries, tries_cap;
 	size_t			 counted_tries;	/* stale resends excluded */
 
@@ -221,6 +232,7 @@ struct worker {
 	struct loop_timer	 stop_timer;
 	struct store		*store;		/* NULL: health not shared */
 	struct loop_timer	 flush_timer;	/* counters to the store */
+	struct upstream		*orphans;	/* connects left to finish */
 	llhttp_settings_t	 req_settings;		/* head: fields */
 	llhttp_settings_t	 req_body_settings;	/* body: framing only */
 	llhttp_settings_t	 resp_settings;

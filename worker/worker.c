@@ -19,6 +19,7 @@
 #include "conn.h"
 #include "http.h"
 #include "log.h"
+#include "orphan.h"
 #include "peers.h"
 #include "tls.h"
 #include "upstream.h"
@@ -212,6 +213,8 @@ worker_free(struct worker *w)
 	while (w->conns != NULL)
 		conn_close(w->conns);
 	up_close_idle(w);
+	/* Before the store closes: what they hold goes back to it. */
+	orphan_close_all(w);
 	peers_close(w);
 	for (i = 0; w->pools != NULL && i < w->npools; i++) {
 		bal_pool_free(&w->pools[i].bal);
@@ -232,7 +235,7 @@ worker_free(struct worker *w)
 
 int
 worker_main(const struct shunt_config *cfg, const int *listen_fds,
-    unsigned slot)
+    size_t nfds, unsigned slot)
 {
 	struct worker	 w;
 	sigset_t	 mask;
@@ -278,19 +281,19 @@ worker_main(const struct shunt_config *cfg, const int *listen_fds,
 	/* After fork, as every LMDB environment must be (DEPENDENCIES.md). */
 	(void)peers_open(&w);
 
-	w.nlisteners = cfg->nlisteners;
-	if ((w.listeners = calloc(cfg->nlisteners,
+	w.nlisteners = nfds;
+	if ((w.listeners = calloc(nfds > 0 ? nfds : 1,
 	    sizeof(*w.listeners))) == NULL) {
 		worker_free(&w);
 		return 1;
 	}
-	for (i = 0; i < cfg->nlisteners; i++) {
+	for (i = 0; i < nfds; i++) {
 		w.listeners[i].w = &w;
 		w.listeners[i].fd = listen_fds[i];
-		w.listeners[i].cfg = &cfg->listeners[i];
+		w.listeners[i].cfg = &cfg->listeners[i % cfg->nlisteners];
 		if (loop_add(w.loop, listen_fds[i], LOOP_READ,
 		    worker_on_accept, &w.listeners[i]) == -1) {
-			log_warn("listen %s", cfg->listeners[i].addr.text);
+			log_warn("listen %s", w.listeners[i].cfg->addr.text);
 			worker_free(&w);
 			return 1;
 		}

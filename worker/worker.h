@@ -15,14 +15,15 @@
 
 /*
  * Run a worker until told to stop; returns the process exit status.
- * listen_fds[i] is this slot's listening socket for cfg->listeners[i]
- * (non-blocking, close-on-exec).  The worker handles TERM (stop accepting,
+ * listen_fds[i] is a listening socket for cfg->listeners[i % nlisteners]
+ * (non-blocking, close-on-exec): one row per listener set, usually one,
+ * more when a reload left fewer workers than sockets.  The worker handles TERM (stop accepting,
  * finish in-flight requests within limits.shutdown_timeout, exit 0), INT
  * and QUIT (exit at once) itself; the master must have restored default
  * signal dispositions and an empty signal mask before calling it.
  */
 int	worker_main(const struct shunt_config *cfg, const int *listen_fds,
-	    unsigned slot);
+	    size_t nfds, unsigned slot);
 
 struct worker;
 

@@ -233,7 +233,7 @@ pid $RUN/nginx.pid;
 error_log $RUN/error.log warn;
 events { worker_connections 4096; }
 http {
-    log_format failover '\$msec \$status|\$upstream_addr|\$upstream_status|\$upstream_response_time';
+    log_format failover '\$msec \$status|\$upstream_addr|\$upstream_status|\$upstream_response_time|\$request_time';
     access_log $RUN/access.log failover;
     client_body_temp_path $RUN/tmp/body;
     proxy_temp_path $RUN/tmp/proxy;
@@ -278,9 +278,10 @@ secs_utc() {
 	done
 }
 
-# parse_log PROXY: normalise the access log to "EPOCH_SECOND STATUS TRIES"
-# lines, TRIES being "addr=outcome,addr=outcome" with outcomes as shunt
-# names them, or for nginx "addr=STATUS/SECONDS".
+# parse_log PROXY: normalise the access log to "EPOCH_SECOND STATUS TRIES
+# SECONDS" lines, TRIES being "addr=outcome,addr=outcome" with outcomes as
+# shunt names them, or for nginx "addr=STATUS/SECONDS", and SECONDS the
+# request's whole time in the proxy.
 parse_log() {
 	if [ "$1" = shunt ]; then
 		awk 'NR == FNR { sec["[" $2 "]"] = $1; next }
@@ -289,7 +290,7 @@ parse_log() {
 		      for (i = 11; i <= NF; i++) {
 			  f = $i; sub(/\(/, "=", f); sub(/,[0-9]+ms\)$/, "", f)
 			  tries = tries (tries == "" ? "" : ",") f }
-		      print t, $7, (tries == "" ? "-" : tries) }' \
+		      print t, $7, (tries == "" ? "-" : tries), $9 }' \
 		    <(secs_utc $((S - 5)) $((S + DUR + 30))) "$RUN/access.log"
 	else
 		awk -F'|' '{
@@ -299,7 +300,7 @@ parse_log() {
 		      tries = ""
 		      for (i = 1; i <= n; i++)
 			  tries = tries (i > 1 ? "," : "") ad[i] "=" us[i] "/" rt[i]
-		      print t, st, (tries == "" ? "-" : tries) }' "$RUN/access.log"
+		      print t, st, (tries == "" ? "-" : tries), $5 + 0 }' "$RUN/access.log"
 	fi
 }
 
@@ -387,20 +388,24 @@ run_one() {
 	[ "$errs" -gt 0 ] && echo "$p $s: wrk: $(grep -E 'Socket errors|Non-2xx' "$out" | tr -s ' ' | tr '\n' ';')" >> "$TMP/notes"
 
 	parse_log "$p" > "$RUN/norm.txt"
-	# Per request: did it pay a connect timeout?  Per try: one to the dead
-	# peer that did not succeed.  Per second: 2xx completions.
+	# Per request: did it pay a connect timeout, did it move on after the
+	# suspect threshold (shunt), did it take a connect timeout or longer
+	# whatever the cause?  Per try: one to the dead peer that did not
+	# succeed.  Per second: 2xx completions.
 	awk -v p="$p" -v s="$s" -v b="127.0.0.1:$PORT_B" -v S="$S" -v D="$DUR" \
+	    -v ctos="$CONNECT_MS" \
 	    -v F="$fail_t" -v errs="$errs" -v rps="$rps" -v rt="$READ_S" -v ml="${maxlat:-0}" \
 	    -v res="$TMP/results.tsv" -v ser="$TMP/series.tsv" -v hist="$TMP/hist.tsv" '
 	    $1 < S { next }
 	    {
 		n = split($3, tr, ",")
-		ct = 0
+		ct = 0; mo = 0
 		for (i = 1; i <= n; i++) {
 			k = index(tr[i], "="); addr = substr(tr[i], 1, k - 1)
 			o = substr(tr[i], k + 1)
 			if (p == "shunt") {
 				if (o == "connect_timeout") ct = 1
+				if (o == "connect_slow") mo = 1
 				bad = (o != "ok" && o != "client_abort")
 				name = o
 			} else {
@@ -412,7 +417,8 @@ run_one() {
 			}
 			if (addr == b && bad) { dead++; h[name]++ }
 		}
-		cts += ct
+		cts += ct; mos += mo
+		if ($4 * 1000 >= ctos) slow++
 		if ($2 ~ /^2/ && $1 < S + D) per[$1 - S]++
 	    }
 	    END {
@@ -426,8 +432,8 @@ run_one() {
 		for (i = 1; i <= nb; i++) for (j = i + 1; j <= nb; j++)
 			if (bef[j] < bef[i]) { sw = bef[i]; bef[i] = bef[j]; bef[j] = sw }
 		med = nb % 2 ? bef[(nb + 1) / 2] : (bef[nb / 2] + bef[nb / 2 + 1]) / 2
-		printf "%s\t%s\t%d\t%d\t%d\t%.0f\t%d\t%d\t%s\t%s\n", s, p, errs, cts,
-		    dead, med, mn, at, rps, ml >> res
+		printf "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%.0f\t%d\t%d\t%s\t%s\n", s, p,
+		    errs, cts, mos, slow, dead, med, mn, at, rps, ml >> res
 		printf "%s\t%s\t%s\n", s, p, line >> ser
 		hl = ""
 		for (k in h) hl = hl " " k "=" h[k]
@@ -436,7 +442,7 @@ run_one() {
 	# Anything odd on the proxy's side.
 	if [ "$p" = shunt ]; then
 		grep -c -E 'up -> down' "$RUN/error.log" | sed "s/^/$s\tshunt\t/" >> "$TMP/transitions.tsv"
-		grep -v -E ' (worker [0-9]+ started|shunt .* started, )| peer [^ ]+ up -> down | upstream bench/[^ ]+: | graceful stop: | stopping: finishing | exited with status 0$| exiting$' \
+		grep -v -E ' (worker [0-9]+ started|shunt .* started, )| peer [^ ]+ (up -> (down|suspect)|suspect -> up) | upstream bench/[^ ]+: | graceful stop: | stopping: finishing | exited with status 0$| exiting$' \
 		    "$RUN/error.log" | sed "s/^/shunt $s: /" | head -n 10 >> "$TMP/odd"
 		w2=$(grep -c -E 'worker [0-9]+ started' "$RUN/error.log")
 		[ "$w2" -gt "$WORKERS" ] && echo "shunt $s: $w2 worker starts (a crash and respawn?)" >> "$TMP/notes"
@@ -474,12 +480,18 @@ label() {
 }
 
 report() {
-	printf '%-17s %-10s %6s %8s %10s %10s %15s %8s %8s\n' scenario proxy errors \
-	    'conn-t/o' 'dead tries' 'base req/s' 'min req/s (@s)' 'req/s' 'max lat'
-	while IFS=$'\t' read -r s p errs cts dead med mn at rps ml; do
-		printf '%-17s %-10s %6d %8d %10d %10.0f %10d (+%d) %8.0f %6dms\n' \
-		    "$(label "$s")" "$p" "$errs" "$cts" "$dead" "$med" "$mn" "$at" "$rps" "$ml"
+	printf '%-17s %-10s %6s %8s %8s %8s %10s %10s %15s %8s %8s\n' scenario proxy \
+	    errors 'conn-t/o' 'moved on' ">=${CONNECT_MS}ms" 'dead tries' 'base req/s' \
+	    'min req/s (@s)' 'req/s' 'max lat'
+	while IFS=$'\t' read -r s p errs cts mos slow dead med mn at rps ml; do
+		[ "$p" = shunt ] || mos=-
+		printf '%-17s %-10s %6d %8d %8s %8d %10d %10.0f %10d (+%d) %8.0f %6dms\n' \
+		    "$(label "$s")" "$p" "$errs" "$cts" "$mos" "$slow" "$dead" "$med" "$mn" \
+		    "$at" "$rps" "$ml"
 	done < "$TMP/results.tsv"
+	echo "conn-t/o: requests that waited out a connect timeout; moved on: requests"
+	echo "that left a connect unanswered after the suspect threshold for another peer"
+	echo "(shunt); >=${CONNECT_MS}ms: requests that took a connect timeout or longer, any cause."
 	case " $SCENARIOS " in *" blackholed "*)
 		echo "(*) the blackholed peer is dead from the start of the window: base is the"
 		echo "    median of all its seconds, and @s counts from the start." ;;

@@ -1,13 +1,15 @@
 #!/bin/bash
 # Peer health shared through the LMDB store (DESIGN.md §4): one worker's
 # failure marks a peer down for all four workers; exactly one request
-# probes it after fail_timeout.
+# probes it after fail_timeout; a blackholed peer costs one request a
+# tenth of its connect timeout, not the whole of it.
 . "$(dirname "$0")/lib.sh"
 
 start_backend b1 && P1=$BACKEND_PORT
 start_backend b2 && P2=$BACKEND_PORT
 start_backend bk && PB=$BACKEND_PORT
 DEAD=$(free_port)
+DEADB=$(free_port)	# a backup that is dead, then comes back
 PORT=$(free_port)
 start_blackhole
 
@@ -18,7 +20,8 @@ cat > "$TEST_TMP/shunt.json" <<JSON
   "log": { "access": "access.log", "error": "error.log" },
   "listeners": [ { "listen": "127.0.0.1:$PORT", "pool": "web",
                    "routes": [ { "path_prefix": "/bh/", "pool": "bh" },
-                               { "path_prefix": "/probe/", "pool": "probe" } ] } ],
+                               { "path_prefix": "/probe/", "pool": "probe" },
+                               { "path_prefix": "/bkp/", "pool": "bkp" } ] } ],
   "pools": {
     "web": { "health": { "max_fails": 1, "fail_timeout": "30s" },
              "peers": [ { "address": "127.0.0.1:$DEAD" },
@@ -30,7 +33,10 @@ cat > "$TEST_TMP/shunt.json" <<JSON
                        { "address": "127.0.0.1:$PB", "backup": true } ] },
     "probe": { "health": { "max_fails": 1, "fail_timeout": "1s" },
                "peers": [ { "address": "127.0.0.1:$DEAD" },
-                          { "address": "127.0.0.1:$P2", "backup": true } ] }
+                          { "address": "127.0.0.1:$P2", "backup": true } ] },
+    "bkp": { "health": { "max_fails": 1, "fail_timeout": "1s" },
+             "peers": [ { "address": "127.0.0.1:$DEAD" },
+                        { "address": "127.0.0.1:$DEADB", "backup": true } ] }
   }
 }
 JSON
@@ -64,8 +70,19 @@ if [ -n "$BLACKHOLE" ]; then
 	done
 	expect_eq "20 requests to a blackholed primary with a backup all succeed" \
 	    "$(grep -c '^200$' "$TEST_TMP/bh.codes")" 20
-	expect_eq "only the first request pays the 100 ms connect timeout, across workers" \
-	    "$(grep -c "(connect_timeout," "$LOG")" 1
+	# The first request's connect goes unanswered for a tenth of
+	# connect_timeout: it marks the peer suspect and moves on; its
+	# connect times out on its own and marks the peer down.
+	expect_eq "no request waits out the 100 ms connect timeout" \
+	    "$(grep -c "(connect_timeout," "$LOG")" 0
+	expect_eq "only the first request meets the blackhole, across workers" \
+	    "$(grep -c "(connect_slow," "$LOG")" 1
+	for i in $(seq 40); do
+		grep -q "peer bh/127.0.0.1:$BLACKHOLE up -> down" "$TEST_TMP/error.log" && break
+		sleep 0.05
+	done
+	expect_eq "its abandoned connect still times out and marks it down, once" \
+	    "$(grep -c "peer bh/127.0.0.1:$BLACKHOLE up -> down (connect_timeout, 1/1, worker " "$TEST_TMP/error.log")" 1
 	expect_eq "the backup answered the other 19 at once" \
 	    "$(grep '"GET /bh/x ' "$LOG" | grep -c " 127.0.0.1:$PB(ok,[0-9]*ms)$")" 20
 else
@@ -83,6 +100,26 @@ before=$(grep -c "127.0.0.1:$DEAD(connect_refused" "$LOG")
 for i in $(seq 20); do curl -s -o /dev/null "$URL/"; done
 expect_eq "a respawned worker knows the peer is down (no new refused tries)" \
     "$(grep -c "127.0.0.1:$DEAD(connect_refused" "$LOG")" "$before"
+
+# --- a backup that was down is probed while no primary is eligible ----------
+code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/bkp/a")
+expect_eq "primary and backup both refusing: 502" "$code" 502
+check "the backup is marked down" \
+    grep -q "peer bkp/127.0.0.1:$DEADB up -> down" "$TEST_TMP/error.log"
+"$SHUNT_BACKEND" -l "127.0.0.1:$DEADB" -p "$TEST_TMP/backb.port" -n backb &
+test_pids="$test_pids $!"
+wait_for "$TEST_TMP/backb.port"
+sleep 1.2
+codes=""
+for i in 1 2 3; do
+	codes="$codes $(curl -s -o /dev/null -w '%{http_code}' "$URL/bkp/b")"
+done
+case $codes in
+*200*) ok "the recovered backup is probed and answers ($codes)" ;;
+*) not_ok "the recovered backup is probed and answers ($codes)" ;;
+esac
+check "the backup's probe brought it up" \
+    grep -q "peer bkp/127.0.0.1:$DEADB probing -> up" "$TEST_TMP/error.log"
 
 # --- recovery: after fail_timeout, exactly one request probes ---------------
 curl -s -o /dev/null "$URL/probe/a"

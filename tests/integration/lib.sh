@@ -53,6 +53,7 @@ expect_eq() {
 		not_ok "$1"
 		echo "#   got:  $2"
 		echo "#   want: $3"
+		return 1
 	fi
 }
 
@@ -173,6 +174,40 @@ time.sleep(120)
 		[ $? -eq 124 ] && BLACKHOLE=$bh
 	fi
 fi
+}
+
+# wait_until TENTHS COMMAND...: poll COMMAND every 0.1 s, at most TENTHS times.
+wait_until() {
+	wu_n=$1
+	shift
+	while [ "$wu_n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		wu_n=$((wu_n - 1))
+	done
+	return 1
+}
+
+# alive PID: the process exists and is not a zombie waiting for wait(1).
+alive() {
+	[ -r "/proc/$1/stat" ] || return 1
+	case $(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) in
+	Z*|X*|"") return 1 ;;
+	esac
+	return 0
+}
+
+none_alive() {
+	for na_pid in "$@"; do
+		alive "$na_pid" && return 1
+	done
+	return 0
+}
+
+# run CMD...: sets $out (stdout+stderr) and $rc, bounded in time.
+run() {
+	out=$(timeout 10 "$@" 2>&1)
+	rc=$?
 }
 
 # show_errors: the error logs of this test, as TAP comments.

@@ -22,34 +22,6 @@ cat > "$conf" <<JSON
 }
 JSON
 
-# wait_until TENTHS COMMAND...: poll COMMAND every 0.1 s, at most TENTHS times.
-wait_until() {
-	wu_n=$1
-	shift
-	while [ "$wu_n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		wu_n=$((wu_n - 1))
-	done
-	return 1
-}
-
-# alive PID: the process exists and is not a zombie waiting for wait(1).
-alive() {
-	[ -r "/proc/$1/stat" ] || return 1
-	case $(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) in
-	Z*|X*|"") return 1 ;;
-	esac
-	return 0
-}
-
-none_alive() {
-	for na_pid in "$@"; do
-		alive "$na_pid" && return 1
-	done
-	return 0
-}
-
 # A connection is accepted and answered (any status: the peer is down).
 accepting() {
 	[ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' \
@@ -84,12 +56,6 @@ stopped_in() {
 	fi
 	rc=timeout
 	return 1
-}
-
-# run CMD...: sets $out (stdout+stderr) and $rc, bounded in time.
-run() {
-	out=$(timeout 10 "$@" 2>&1)
-	rc=$?
 }
 
 # --- start, prefork -------------------------------------------------------

@@ -1,7 +1,8 @@
 /*
  * Unit tests for shm/health.c: the peer health state machine of
- * DESIGN.md §4.6-4.7 (ejection, recovery probe, backoff, admin states)
- * and the fixed form of its transition lines.
+ * DESIGN.md §4.6-4.7 (ejection, recovery probe, backoff, admin states),
+ * suspicion and trial connects, and the fixed form of its transition
+ * lines.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -19,6 +20,7 @@
 #define T0		1700000000000ULL	/* some wall-clock ms */
 #define FT		10000ULL		/* fail_timeout: 10s */
 #define STALE		5000ULL			/* probe_stale */
+#define TSTALE		200ULL			/* trial_stale */
 #define CAP		600000ULL		/* backoff cap: 10 minutes */
 #define PID_A		1236
 #define PID_B		1237
@@ -34,16 +36,28 @@ params(uint32_t max_fails)
 	hp.max_fails = max_fails;
 	hp.fail_timeout_ms = FT;
 	hp.probe_stale_ms = STALE;
+	hp.trial_stale_ms = TSTALE;
 	return hp;
 }
 
+/* A record as the master creates it: up, never connected to. */
 static struct store_peer
-peer_up(void)
+peer_fresh(void)
 {
 	struct store_peer	 p;
 
 	memset(&p, 0x5a, sizeof(p));	/* health_init() must clear it all */
 	health_init(&p);
+	return p;
+}
+
+/* A peer in service: up, and a connect to it has completed. */
+static struct store_peer
+peer_up(void)
+{
+	struct store_peer	 p = peer_fresh();
+
+	health_on_connect(&p, false, PID_A, T0, NULL);
 	return p;
 }
 
@@ -85,12 +99,13 @@ ev_untouched(const struct store_event *ev)
 	return memcmp(ev, &poison, sizeof(poison)) == 0;
 }
 
-static const char *const pick_names[] = { "no", "yes", "probe" };
+static const char *const pick_names[] = { "no", "yes", "probe", "trial",
+    "last" };
 
 static void
 test_init(void)
 {
-	struct store_peer	 p = peer_up();
+	struct store_peer	 p = peer_fresh();
 	struct store_peer	 zero;
 	struct health_params	 hp = params(1);
 
@@ -100,8 +115,11 @@ test_init(void)
 	CU_ASSERT_EQUAL(p.health, HEALTH_UP);
 	CU_ASSERT_EQUAL(p.admin, ADMIN_NONE);
 	CU_ASSERT_STRING_EQUAL(health_state_name(&p), "up");
-	CU_ASSERT_EQUAL(health_pick(&p, &hp, T0), HEALTH_PICK_YES);
+	/* Not proven yet: its first connect is a trial (test_unproven). */
+	CU_ASSERT_EQUAL(health_pick(&p, &hp, T0), HEALTH_PICK_TRIAL);
 	CU_ASSERT_FALSE(health_success_needs_write(&p));
+	CU_ASSERT_FALSE(health_is_suspect(&p));
+	CU_ASSERT_TRUE(health_is_unproven(&p));
 }
 
 struct threshold_row {
@@ -302,6 +320,10 @@ test_probe_success(void)
 	uint64_t		 at = T0 + FT + 30;
 
 	CU_ASSERT_TRUE(health_success_needs_write(&p));
+	/* The probe connected afresh: proven again (an ejection unproves). */
+	CU_ASSERT_EQUAL(p.proven, 0);
+	CU_ASSERT_FALSE(health_on_connect(&p, false, PID_A, at - 1, NULL));
+	CU_ASSERT_EQUAL(p.proven, 1);
 	ev_poison(&ev);
 	CU_ASSERT_TRUE(health_on_success(&p, PID_A, at, &ev));
 	CU_ASSERT_EQUAL(p.health, HEALTH_UP);
@@ -567,7 +589,8 @@ static void
 test_non_blaming(void)
 {
 	static const enum failure_kind kinds[] = {
-		FAIL_NONE, FAIL_STALE, FAIL_CLIENT_ABORT, FAIL_KIND_MAX,
+		FAIL_NONE, FAIL_STALE, FAIL_CLIENT_ABORT, FAIL_CONNECT_SLOW,
+		FAIL_KIND_MAX,
 		(enum failure_kind)200,
 	};
 	static const struct {
@@ -911,7 +934,7 @@ test_event_contents(void)
 	CU_ASSERT_EQUAL(ev.from, HEALTH_UP);
 	CU_ASSERT_EQUAL(ev.to, HEALTH_DOWN);
 	CU_ASSERT_EQUAL(ev.cause, FAIL_CONNECT_TIMEOUT);
-	CU_ASSERT_EQUAL(ev.pad0, 0);
+	CU_ASSERT_EQUAL(ev.flags, 0);
 	CU_ASSERT_EQUAL(ev.pid, PID_A);
 	CU_ASSERT_EQUAL(ev.consecutive_failures, 1);
 	CU_ASSERT_EQUAL(ev.at_ms, T0 + 42);
@@ -1023,6 +1046,381 @@ test_format(void)
 	    STORE_ADDR_MAX);
 }
 
+/* A peer in service whose connect by PID_A stalled at `at'. */
+static struct store_peer
+peer_suspect(uint64_t at)
+{
+	struct store_peer	 p = peer_up();
+	struct health_params	 hp = params(1);
+
+	health_on_connect_stall(&p, &hp, PID_A, at, NULL, NULL);
+	return p;
+}
+
+static void
+test_unproven(void)
+{
+	struct store_peer	 p = peer_fresh(), before;
+	struct health_params	 hp = params(1);
+	struct store_event	 ev;
+
+	/* One connect at a time until one completes, across all workers. */
+	CU_ASSERT_TRUE(health_connect_needs_write(&p, false, PID_A));
+	CU_ASSERT_FALSE(health_claim_trial(&p, &hp, 0, T0));
+	CU_ASSERT_TRUE(health_claim_trial(&p, &hp, PID_A, T0));
+	CU_ASSERT_EQUAL(p.trial_pid, PID_A);
+	CU_ASSERT_EQUAL(p.trial_started_ms, T0);
+	CU_ASSERT_EQUAL(health_pick(&p, &hp, T0), HEALTH_PICK_LAST);
+	CU_ASSERT_EQUAL(health_pick(&p, &hp, T0 + TSTALE - 1),
+	    HEALTH_PICK_LAST);
+	before = p;
+	CU_ASSERT_FALSE(health_claim_trial(&p, &hp, PID_B, T0 + 1));
+	CU_ASSERT_EQUAL(memcmp(&p, &before, sizeof(p)), 0);
+	CU_ASSERT_TRUE(health_is_unproven(&p));
+	CU_ASSERT_STRING_EQUAL(health_state_name(&p), "up");
+
+	/* Its connect completes: proven, eligible, and no event. */
+	ev_poison(&ev);
+	CU_ASSERT_FALSE(health_on_connect(&p, true, PID_A, T0 + 2, &ev));
+	CU_ASSERT_TRUE(ev_untouched(&ev));
+	CU_ASSERT_EQUAL(p.proven, 1);
+	CU_ASSERT_EQUAL(p.trial_pid, 0);
+	CU_ASSERT_EQUAL(p.trial_started_ms, 0);
+	CU_ASSERT_EQUAL(health_pick(&p, &hp, T0 + 2), HEALTH_PICK_YES);
+	CU_ASSERT_FALSE(health_is_unproven(&p));
+	/* Steady state: a connect writes nothing, trial or not. */
+	CU_ASSERT_FALSE(health_connect_needs_write(&p, false, PID_A));
+	CU_ASSERT_FALSE(health_connect_needs_write(&p, true, PID_A));
+	CU_ASSERT_FALSE(health_claim_trial(&p, &hp, PID_B, T0 + 3));
+
+	/* A trial whose worker died goes stale; another may claim it. */
+	p = peer_fresh();
+	CU_ASSERT_TRUE(health_claim_trial(&p, &hp, PID_A, T0));
+	CU_ASSERT_EQUAL(health_pick(&p, &hp, T0 + TSTALE), HEALTH_PICK_TRIAL);
+	CU_ASSERT_TRUE(health_claim_trial(&p, &hp, PID_B, T0 + TSTALE));
+	CU_ASSERT_EQUAL(p.trial_pid, PID_B);
+	/* A clock stepped back keeps it live. */
+	CU_ASSERT_EQUAL(health_pick(&p, &hp, T0), HEALTH_PICK_LAST);
+	/* The old owner's end is not the new one's. */
+	CU_ASSERT_FALSE(health_release_trial(&p, PID_A));
+	CU_ASSERT_FALSE(health_on_connect(&p, true, PID_A, T0 + TSTALE + 1,
+	    NULL));
+	CU_ASSERT_EQUAL(p.trial_pid, PID_B);
+	CU_ASSERT_EQUAL(p.proven, 1);	/* a connect is a connect */
+
+	/* Released without a verdict: claimable at once. */
+	p = peer_fresh();
+	health_claim_trial(&p, &hp, PID_A, T0);
+	CU_ASSERT_FALSE(health_release_trial(&p, 0));
+	CU_ASSERT_TRUE(health_release_trial(&p, PID_A));
+	CU_ASSERT_EQUAL(health_pick(&p, &hp, T0 + 1), HEALTH_PICK_TRIAL);
+	CU_ASSERT_FALSE(health_release_trial(&p, PID_A));
+
+	/* An ejection or a reset unproves. */
+	p = peer_down(T0);
+	CU_ASSERT_EQUAL(p.proven, 0);
+	p = peer_up();
+	CU_ASSERT_FALSE(health_reset(&p, PID_CTL, T0, NULL));
+	CU_ASSERT_EQUAL(p.proven, 0);
+	CU_ASSERT_EQUAL(health_pick(&p, &hp, T0), HEALTH_PICK_TRIAL);
+}
+
+static void
+test_suspect_mark(void)
+{
+	struct store_peer	 p = peer_up(), before;
+	struct health_params	 hp = params(1);
+	struct store_event	 ev;
+	bool			 trial;
+
+	ev_poison(&ev);
+	trial = false;
+	CU_ASSERT_TRUE(health_on_connect_stall(&p, &hp, PID_A, T0 + 7, &trial,
+	    &ev));
+	CU_ASSERT_TRUE(trial);
+	CU_ASSERT_TRUE(health_is_suspect(&p));
+	CU_ASSERT_EQUAL(p.suspect_since_ms, T0 + 7);
+	CU_ASSERT_EQUAL(p.trial_pid, PID_A);
+	CU_ASSERT_EQUAL(p.trial_started_ms, T0 + 7);
+	CU_ASSERT_EQUAL(p.health, HEALTH_UP);
+	CU_ASSERT_EQUAL(p.consecutive_failures, 0);
+	/* The state shown is still up (DESIGN.md §5 fixes its values). */
+	CU_ASSERT_STRING_EQUAL(health_state_name(&p), "up");
+	CU_ASSERT_EQUAL(ev.version, STORE_LAYOUT_VERSION);
+	CU_ASSERT_EQUAL(ev.from, HEALTH_UP);
+	CU_ASSERT_EQUAL(ev.to, HEALTH_UP);
+	CU_ASSERT_EQUAL(ev.cause, FAIL_CONNECT_SLOW);
+	CU_ASSERT_EQUAL(ev.flags, STORE_EVENT_SUSPECT);
+	CU_ASSERT_EQUAL(ev.pid, PID_A);
+	CU_ASSERT_EQUAL(ev.at_ms, T0 + 7);
+	CU_ASSERT_FALSE(health_event_is_admin(&ev));
+	/* Passed over by every worker while its trial runs. */
+	CU_ASSERT_EQUAL(health_pick(&p, &hp, T0 + 8), HEALTH_PICK_LAST);
+	CU_ASSERT_FALSE(health_claim_trial(&p, &hp, PID_B, T0 + 8));
+
+	/* More stalls (a burst of connects): nothing new to write. */
+	before = p;
+	ev_poison(&ev);
+	CU_ASSERT_FALSE(health_on_connect_stall(&p, &hp, PID_B, T0 + 9, &trial,
+	    &ev));
+	CU_ASSERT_FALSE(trial);
+	CU_ASSERT_EQUAL(memcmp(&p, &before, sizeof(p)), 0);
+	CU_ASSERT_TRUE(ev_untouched(&ev));
+
+	/* Still suspect, trial free again: a stall takes it, no event. */
+	CU_ASSERT_TRUE(health_release_trial(&p, PID_A));
+	CU_ASSERT_EQUAL(health_pick(&p, &hp, T0 + 10), HEALTH_PICK_TRIAL);
+	ev_poison(&ev);
+	CU_ASSERT_FALSE(health_on_connect_stall(&p, &hp, PID_B, T0 + 10,
+	    &trial, &ev));
+	CU_ASSERT_TRUE(trial);
+	CU_ASSERT_EQUAL(p.trial_pid, PID_B);
+	CU_ASSERT_EQUAL(p.suspect_since_ms, T0 + 7);
+	CU_ASSERT_TRUE(ev_untouched(&ev));
+
+	/* A fresh peer can be suspect too; NULLs are fine. */
+	p = peer_fresh();
+	CU_ASSERT_TRUE(health_on_connect_stall(&p, &hp, PID_A, T0, NULL,
+	    NULL));
+	CU_ASSERT_FALSE(health_is_unproven(&p));
+	CU_ASSERT_TRUE(health_is_suspect(&p));
+	/* pid 0 is nobody. */
+	p = peer_up();
+	CU_ASSERT_FALSE(health_on_connect_stall(&p, &hp, 0, T0, &trial, NULL));
+	CU_ASSERT_FALSE(health_is_suspect(&p));
+	/* A clock at the epoch must not read as "not suspect". */
+	CU_ASSERT_TRUE(health_on_connect_stall(&p, &hp, PID_A, 0, NULL,
+	    NULL));
+	CU_ASSERT_TRUE(health_is_suspect(&p));
+}
+
+static void
+test_suspect_cleared(void)
+{
+	struct store_peer	 p;
+	struct health_params	 hp = params(1);
+	struct store_event	 ev;
+
+	/* Any completed connect clears it, the trial's or another's. */
+	p = peer_suspect(T0);
+	CU_ASSERT_TRUE(health_connect_needs_write(&p, false, PID_B));
+	ev_poison(&ev);
+	CU_ASSERT_TRUE(health_on_connect(&p, false, PID_B, T0 + 3, &ev));
+	CU_ASSERT_FALSE(health_is_suspect(&p));
+	CU_ASSERT_EQUAL(p.suspect_since_ms, 0);
+	CU_ASSERT_EQUAL(p.trial_pid, 0);
+	CU_ASSERT_EQUAL(ev.from, HEALTH_UP);
+	CU_ASSERT_EQUAL(ev.to, HEALTH_UP);
+	CU_ASSERT_EQUAL(ev.cause, FAIL_NONE);
+	CU_ASSERT_EQUAL(ev.flags, STORE_EVENT_WAS_SUSPECT);
+	CU_ASSERT_EQUAL(ev.pid, PID_B);
+	CU_ASSERT_EQUAL(health_pick(&p, &hp, T0 + 3), HEALTH_PICK_YES);
+	CU_ASSERT_FALSE(health_connect_needs_write(&p, false, PID_B));
+
+	p = peer_suspect(T0);
+	CU_ASSERT_TRUE(health_on_connect(&p, true, PID_A, T0 + 3, NULL));
+	CU_ASSERT_EQUAL(health_pick(&p, &hp, T0 + 3), HEALTH_PICK_YES);
+
+	/* A reply on a reused connection says nothing about SYNs. */
+	p = peer_suspect(T0);
+	CU_ASSERT_FALSE(health_success_needs_write(&p));
+	CU_ASSERT_FALSE(health_on_success(&p, PID_B, T0 + 1, NULL));
+	CU_ASSERT_TRUE(health_is_suspect(&p));
+
+	/* The operator's reset ends it, with an event. */
+	p = peer_suspect(T0);
+	ev_poison(&ev);
+	CU_ASSERT_TRUE(health_reset(&p, PID_CTL, T0 + 4, &ev));
+	CU_ASSERT_FALSE(health_is_suspect(&p));
+	CU_ASSERT_EQUAL(p.trial_pid, 0);
+	CU_ASSERT_EQUAL(ev.from, HEALTH_UP);
+	CU_ASSERT_EQUAL(ev.to, HEALTH_UP);
+	CU_ASSERT_EQUAL(ev.flags, STORE_EVENT_WAS_SUSPECT);
+	CU_ASSERT_EQUAL(ev.pid, PID_CTL);
+	/* ... and leaves a first connect to go alone. */
+	CU_ASSERT_EQUAL(health_pick(&p, &hp, T0 + 4), HEALTH_PICK_TRIAL);
+}
+
+/* The trial's connect failed: what the store does in one transaction. */
+static bool
+trial_failed(struct store_peer *p, const struct health_params *hp,
+    int32_t pid, uint64_t at, struct store_event *ev)
+{
+	health_release_trial(p, pid);
+	return health_on_failure(p, hp, FAIL_CONNECT_TIMEOUT, "connecting",
+	    pid, at, ev);
+}
+
+static void
+test_suspect_to_down(void)
+{
+	struct store_peer	 p;
+	struct health_params	 hp = params(3);
+	struct store_event	 ev;
+	uint64_t		 at = T0;
+	int32_t			 pid;
+	int			 i;
+
+	/*
+	 * max_fails 3: the stalled connect times out (1/3); each next trial
+	 * is claimed by one request at a time until the third ejects.
+	 */
+	p = peer_suspect(at);
+	for (i = 1; i <= 3; i++) {
+		pid = i == 1 ? PID_A : PID_B;
+		if (i > 1) {
+			CU_ASSERT_EQUAL(health_pick(&p, &hp, at),
+			    HEALTH_PICK_TRIAL);
+			CU_ASSERT_TRUE(health_claim_trial(&p, &hp, pid, at));
+			CU_ASSERT_EQUAL(health_pick(&p, &hp, at),
+			    HEALTH_PICK_LAST);
+		}
+		at += 100;
+		ev_poison(&ev);
+		if (i < 3) {
+			CU_ASSERT_FALSE(trial_failed(&p, &hp, pid, at, &ev));
+			CU_ASSERT_TRUE(ev_untouched(&ev));
+			CU_ASSERT_EQUAL(p.health, HEALTH_UP);
+			CU_ASSERT_TRUE(health_is_suspect(&p));
+			CU_ASSERT_EQUAL(p.trial_pid, 0);
+			CU_ASSERT_EQUAL(p.consecutive_failures, (uint32_t)i);
+		} else {
+			CU_ASSERT_TRUE(trial_failed(&p, &hp, pid, at, &ev));
+		}
+	}
+	/* Down supersedes suspect: the probe takes over from the trial. */
+	CU_ASSERT_EQUAL(p.health, HEALTH_DOWN);
+	CU_ASSERT_FALSE(health_is_suspect(&p));
+	CU_ASSERT_EQUAL(p.trial_pid, 0);
+	CU_ASSERT_EQUAL(p.trial_started_ms, 0);
+	CU_ASSERT_EQUAL(p.proven, 0);
+	CU_ASSERT_EQUAL(ev.from, HEALTH_UP);
+	CU_ASSERT_EQUAL(ev.to, HEALTH_DOWN);
+	CU_ASSERT_EQUAL(ev.cause, FAIL_CONNECT_TIMEOUT);
+	CU_ASSERT_EQUAL(ev.flags, STORE_EVENT_WAS_SUSPECT);
+	CU_ASSERT_EQUAL(ev.consecutive_failures, 3);
+	CU_ASSERT_EQUAL(health_pick(&p, &hp, at + FT), HEALTH_PICK_PROBE);
+
+	/* Down or probing: a stalled connect (the probe's) marks nothing. */
+	p = peer_down(T0);
+	CU_ASSERT_FALSE(health_on_connect_stall(&p, &hp, PID_A, T0 + 1, NULL,
+	    NULL));
+	CU_ASSERT_FALSE(health_is_suspect(&p));
+	p = peer_probing(T0);
+	CU_ASSERT_FALSE(health_on_connect_stall(&p, &hp, PID_A, T0 + FT + 1,
+	    NULL, NULL));
+	CU_ASSERT_EQUAL(p.trial_pid, 0);
+	CU_ASSERT_FALSE(health_claim_trial(&p, &hp, PID_B, T0 + FT + 2));
+}
+
+static void
+test_suspect_admin(void)
+{
+	struct store_peer	 p = peer_suspect(T0);
+	struct health_params	 hp = params(1);
+	struct store_event	 ev;
+	bool			 trial;
+
+	/* Admin wins over suspicion as over health. */
+	ev_poison(&ev);
+	CU_ASSERT_TRUE(health_set_admin(&p, ADMIN_DRAINING, PID_CTL, T0 + 1,
+	    &ev));
+	CU_ASSERT_EQUAL(ev.flags, STORE_EVENT_WAS_SUSPECT |
+	    STORE_EVENT_SUSPECT);
+	CU_ASSERT_STRING_EQUAL(health_state_name(&p), "draining");
+	CU_ASSERT_EQUAL(health_pick(&p, &hp, T0 + 1), HEALTH_PICK_NO);
+	CU_ASSERT_FALSE(health_claim_trial(&p, &hp, PID_B, T0 + TSTALE));
+	/* Health moves underneath: the connect's end still counts. */
+	CU_ASSERT_TRUE(health_on_connect(&p, true, PID_A, T0 + 2, NULL));
+	CU_ASSERT_FALSE(health_is_suspect(&p));
+	CU_ASSERT_TRUE(health_on_connect_stall(&p, &hp, PID_B, T0 + 3, &trial,
+	    NULL));
+	CU_ASSERT_TRUE(trial);
+	/* Enabled, it is the suspect it became meanwhile. */
+	CU_ASSERT_TRUE(health_set_admin(&p, ADMIN_NONE, PID_CTL, T0 + 4, &ev));
+	CU_ASSERT_EQUAL(ev.to, HEALTH_UP);
+	CU_ASSERT_EQUAL(health_pick(&p, &hp, T0 + 4), HEALTH_PICK_LAST);
+	CU_ASSERT_EQUAL(health_pick(&p, &hp, T0 + 3 + TSTALE),
+	    HEALTH_PICK_TRIAL);
+}
+
+struct after_row {
+	uint64_t	 connect_ms, avg_ms, want;
+};
+
+static const struct after_row afters[] = {
+	{ 100, 0, 10 },		/* a tenth of connect_timeout */
+	{ 1000, 0, 100 },
+	{ 100, 2, 10 },		/* fast connects: the tenth stands */
+	{ 100, 3, 12 },		/* 4 x the usual connect time */
+	{ 1000, 30, 120 },
+	{ 1000, 200, 500 },	/* never past half the timeout */
+	{ 300, 0, 30 },
+	{ 20, 0, 2 },
+	{ 5, 0, 1 },		/* at least 1 ms */
+	{ 2, 0, 1 },
+	{ 1, 0, 1 },		/* too short to split: the timeout itself */
+	{ 0, 0, 0 },
+	{ UINT64_MAX, UINT64_MAX, UINT64_MAX / 2 },
+	{ 1000, UINT64_MAX / 3, 500 },	/* 4 x avg saturates, no wrap */
+};
+
+static void
+test_suspect_after(void)
+{
+	size_t		 k;
+	uint64_t	 got;
+
+	for (k = 0; k < NITEMS(afters); k++) {
+		got = health_suspect_after_ms(afters[k].connect_ms,
+		    afters[k].avg_ms);
+		if (!tap_result(got == afters[k].want, "suspect after: connect "
+		    "%" PRIu64 " ms, usual %" PRIu64 " ms -> %" PRIu64 " ms",
+		    afters[k].connect_ms, afters[k].avg_ms, afters[k].want)) {
+			printf("#   got %" PRIu64 "\n", got);
+			CU_FAIL("suspect_after row");
+		}
+	}
+}
+
+static void
+test_suspect_format(void)
+{
+	struct store_event	 ev;
+	char			 buf[256];
+
+	memset(&ev, 0, sizeof(ev));
+	strcpy(ev.pool, "web");
+	strcpy(ev.addr, "127.0.0.2:80");
+	ev.from = ev.to = HEALTH_UP;
+	ev.cause = FAIL_CONNECT_SLOW;
+	ev.pid = 1236;
+	ev.flags = STORE_EVENT_SUSPECT;
+	health_event_format(&ev, 1, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "peer web/127.0.0.2:80 up -> suspect "
+	    "(connect_slow, 0/1, worker 1236)");
+	ev.cause = FAIL_NONE;
+	ev.flags = STORE_EVENT_WAS_SUSPECT;
+	health_event_format(&ev, 1, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "peer web/127.0.0.2:80 suspect -> up "
+	    "(ok, 0/1, worker 1236)");
+	/* Other transitions keep the names of the states shown. */
+	ev.to = HEALTH_DOWN;
+	ev.cause = FAIL_CONNECT_TIMEOUT;
+	ev.consecutive_failures = 1;
+	health_event_format(&ev, 1, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "peer web/127.0.0.2:80 up -> down "
+	    "(connect_timeout, 1/1, worker 1236)");
+	ev.from = HEALTH_UP;
+	ev.to = STORE_EVENT_ADMIN + ADMIN_DRAINING;
+	ev.cause = FAIL_NONE;
+	ev.flags = STORE_EVENT_WAS_SUSPECT | STORE_EVENT_SUSPECT;
+	ev.pid = 4242;
+	health_event_format(&ev, 1, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "peer web/127.0.0.2:80 up -> draining "
+	    "(admin, 1/1, pid 4242)");
+}
+
 int
 main(void)
 {
@@ -1051,5 +1449,13 @@ main(void)
 	CU_add_test(s, "failure detail", test_detail);
 	CU_add_test(s, "event contents", test_event_contents);
 	CU_add_test(s, "format", test_format);
+	CU_add_test(s, "unproven: one connect at a time", test_unproven);
+	CU_add_test(s, "suspect: a stalled connect marks it", test_suspect_mark);
+	CU_add_test(s, "suspect: a completed connect clears it",
+	    test_suspect_cleared);
+	CU_add_test(s, "suspect: trials until max_fails", test_suspect_to_down);
+	CU_add_test(s, "suspect: admin states win", test_suspect_admin);
+	CU_add_test(s, "suspect: the threshold", test_suspect_after);
+	CU_add_test(s, "suspect: transition lines", test_suspect_format);
 	return tap_run_registry();
 }

@@ -160,6 +160,7 @@ hp_make(uint32_t max_fails)
 	hp.max_fails = max_fails;
 	hp.fail_timeout_ms = 1000;
 	hp.probe_stale_ms = 5000;
+	hp.trial_stale_ms = 400;
 	return hp;
 }
 
@@ -671,6 +672,95 @@ test_probe(void)
 }
 
 static void
+test_suspect(void)
+{
+	struct store		*s = fresh();
+	struct tcfg		 t;
+	struct store_peer	 p;
+	struct store_event	 ev, *evs;
+	struct health_params	 hp = hp_make(2);
+	const char		*a = "127.0.0.3:80";
+	size_t			 n;
+	bool			 ch, trial, won;
+
+	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
+	/* A fresh record: the first connect is a trial, one winner. */
+	CU_ASSERT_EQUAL(store_peer_claim_trial(s, "web", a, &hp, 11, T0, &won),
+	    0);
+	CU_ASSERT_TRUE(won);
+	CU_ASSERT_EQUAL(store_peer_claim_trial(s, "web", a, &hp, 12, T0, &won),
+	    0);
+	CU_ASSERT_FALSE(won);
+	CU_ASSERT_EQUAL(store_peer_connected(s, "web", a, true, 11, T0 + 1,
+	    &ev, &ch), 0);
+	CU_ASSERT_FALSE(ch);
+	CU_ASSERT_EQUAL(peer_get(s, "web", a, &p), 0);
+	CU_ASSERT_EQUAL(p.proven, 1);
+	CU_ASSERT_EQUAL(p.trial_pid, 0);
+	/* Claims and proofs are no transitions. */
+	CU_ASSERT_EQUAL(event_count(s), 0);
+
+	/* A stall marks it, hands the trial over, and logs one event. */
+	CU_ASSERT_EQUAL(store_peer_connect_stall(s, "web", a, &hp, 11, T0 + 10,
+	    &ev, &ch, &trial), 0);
+	CU_ASSERT_TRUE(ch);
+	CU_ASSERT_TRUE(trial);
+	CU_ASSERT_EQUAL(ev.flags, STORE_EVENT_SUSPECT);
+	CU_ASSERT_EQUAL(ev.cause, FAIL_CONNECT_SLOW);
+	CU_ASSERT_STRING_EQUAL(ev.pool, "web");
+	CU_ASSERT_STRING_EQUAL(ev.addr, a);
+	CU_ASSERT_EQUAL(store_peer_connect_stall(s, "web", a, &hp, 12, T0 + 11,
+	    &ev, &ch, &trial), 0);
+	CU_ASSERT_FALSE(ch);
+	CU_ASSERT_FALSE(trial);
+	CU_ASSERT_EQUAL(event_count(s), 1);
+	CU_ASSERT_EQUAL(peer_get(s, "web", a, &p), 0);
+	CU_ASSERT_EQUAL(p.suspect_since_ms, T0 + 10);
+	CU_ASSERT_EQUAL(p.trial_pid, 11);
+
+	/* The trial times out (1/2): released in the same write. */
+	CU_ASSERT_EQUAL(store_peer_trial_failure(s, "web", a, &hp,
+	    FAIL_CONNECT_TIMEOUT, "connecting", 11, T0 + 100, &ev, &ch), 0);
+	CU_ASSERT_FALSE(ch);
+	CU_ASSERT_EQUAL(peer_get(s, "web", a, &p), 0);
+	CU_ASSERT_EQUAL(p.trial_pid, 0);
+	CU_ASSERT_EQUAL(p.consecutive_failures, 1);
+	CU_ASSERT_NOT_EQUAL(p.suspect_since_ms, 0);
+	/* The next trial, given up without a verdict, then claimed again. */
+	CU_ASSERT_EQUAL(store_peer_claim_trial(s, "web", a, &hp, 12, T0 + 101,
+	    &won), 0);
+	CU_ASSERT_TRUE(won);
+	CU_ASSERT_EQUAL(store_peer_release_trial(s, "web", a, 11), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "web", a, &p), 0);
+	CU_ASSERT_EQUAL(p.trial_pid, 12);
+	CU_ASSERT_EQUAL(store_peer_release_trial(s, "web", a, 12), 0);
+	CU_ASSERT_EQUAL(store_peer_claim_trial(s, "web", a, &hp, 13, T0 + 102,
+	    &won), 0);
+	CU_ASSERT_TRUE(won);
+	/* It connects: suspicion over, one more event. */
+	CU_ASSERT_EQUAL(store_peer_connected(s, "web", a, true, 13, T0 + 103,
+	    &ev, &ch), 0);
+	CU_ASSERT_TRUE(ch);
+	CU_ASSERT_EQUAL(ev.flags, STORE_EVENT_WAS_SUSPECT);
+	CU_ASSERT_EQUAL(peer_get(s, "web", a, &p), 0);
+	CU_ASSERT_EQUAL(p.suspect_since_ms, 0);
+	CU_ASSERT_EQUAL(p.trial_pid, 0);
+	CU_ASSERT_EQUAL(store_read_events(s, 2, &evs, &n), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT_EQUAL(evs[0].flags, STORE_EVENT_SUSPECT);
+	CU_ASSERT_EQUAL(evs[1].flags, STORE_EVENT_WAS_SUSPECT);
+	free(evs);
+	/* Unknown peers are refused, not made up. */
+	CU_ASSERT_EQUAL(store_peer_connect_stall(s, "web", "127.0.0.8:80", &hp,
+	    11, T0, &ev, &ch, &trial), MDB_NOTFOUND);
+	CU_ASSERT_FALSE(trial);
+	CU_ASSERT_EQUAL(store_peer_claim_trial(s, "web", "127.0.0.8:80", &hp,
+	    11, T0, &won), MDB_NOTFOUND);
+	CU_ASSERT_FALSE(won);
+	done(s);
+}
+
+static void
 test_admin_reset(void)
 {
 	struct store		*s = fresh();
@@ -1011,6 +1101,23 @@ child_claim(int i)
 	return rc != 0 ? 101 : won;
 }
 
+static int
+child_claim_trial(int i)
+{
+	struct store		*s;
+	struct health_params	 hp = hp_make(1);
+	bool			 won;
+	int			 rc;
+
+	(void)i;
+	if (store_open(&s, statedir, 0) != 0)
+		return 100;
+	rc = store_peer_claim_trial(s, "web", "127.0.0.3:80", &hp,
+	    (int32_t)getpid(), T0, &won);
+	store_close(s);
+	return rc != 0 ? 101 : won;
+}
+
 static void
 test_multiprocess(void)
 {
@@ -1054,6 +1161,13 @@ test_multiprocess(void)
 		if (p.probe_pid == c.pid[i])
 			CU_FAIL("a later round's child won the probe");
 	CU_ASSERT_EQUAL(event_count(s), 3);	/* 2 ejections, 1 claim */
+	store_close(s);
+
+	/* A fresh peer's first connect: one trial across all processes. */
+	spawn(&c, NCHILD, child_claim_trial);
+	release(&c);
+	CU_ASSERT_EQUAL(reap(&c, NCHILD), 1);
+	CU_ASSERT_EQUAL_FATAL(store_open(&s, statedir, 0), 0);
 	{
 		int	 dead = -1;
 
@@ -1189,6 +1303,7 @@ main(void)
 	CU_add_test(suite, "republish keeps health", test_republish);
 	CU_add_test(suite, "failure and success", test_failure_success);
 	CU_add_test(suite, "probe claim", test_probe);
+	CU_add_test(suite, "suspect and trial", test_suspect);
 	CU_add_test(suite, "admin and reset", test_admin_reset);
 	CU_add_test(suite, "counters batch", test_counters);
 	CU_add_test(suite, "events ring", test_events_ring);

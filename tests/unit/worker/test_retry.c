@@ -39,6 +39,13 @@ static const struct row table[] = {
 	    N, RETRY_NO },
 	{ "GET, refused, deadline passed", FAIL_CONNECT_REFUSED, N, Y, N, Y, 1,
 	    5, Y, RETRY_NO },
+	/* a connect given up as slow: nothing was sent either */
+	{ "POST, slow connect, body not replayable", FAIL_CONNECT_SLOW, N, N,
+	    N, N, 1, 2, N, RETRY_NEXT },
+	{ "GET, slow connect, tries used up", FAIL_CONNECT_SLOW, N, Y, N, Y, 2,
+	    2, N, RETRY_NO },
+	{ "GET, slow connect, deadline passed", FAIL_CONNECT_SLOW, N, Y, N, Y,
+	    1, 2, Y, RETRY_NO },
 	/* rule 3: after the request was sent */
 	{ "GET, reset", FAIL_RESET, N, Y, N, Y, 1, 2, N, RETRY_NEXT },
 	{ "GET, read timeout", FAIL_READ_TIMEOUT, N, Y, N, Y, 1, 2, N,
@@ -118,6 +125,10 @@ test_failure_kinds(void)
 	CU_ASSERT_FALSE(failure_blames_peer(FAIL_STALE));
 	CU_ASSERT_FALSE(failure_blames_peer(FAIL_CLIENT_ABORT));
 	CU_ASSERT_TRUE(failure_blames_peer(FAIL_TLS));
+	/* Its connect's own end is what counts against the peer. */
+	CU_ASSERT_STRING_EQUAL(failure_name(FAIL_CONNECT_SLOW), "connect_slow");
+	CU_ASSERT_FALSE(failure_blames_peer(FAIL_CONNECT_SLOW));
+	CU_ASSERT_TRUE(failure_is_connect(FAIL_CONNECT_SLOW));
 }
 
 int

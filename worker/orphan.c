@@ -1,0 +1,97 @@
+/*
+ * orphan.c: connects whose request stopped waiting for them; see
+ * orphan.h.
+ *
+ * A connected orphan is closed rather than parked for reuse: the
+ * transport may still owe a handshake before a connection is fit for a
+ * request, and one more connect to a peer that answers again costs
+ * little.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "orphan.h"
+#include "peers.h"
+#include "upstream.h"
+
+void
+orphan_adopt(struct upstream *up, bool trial, bool probe)
+{
+	struct worker	*w = up->w;
+
+	up->req = NULL;
+	up->state = UP_ORPHAN;
+	up->trial = trial;
+	up->probe = probe;
+	up->prev_idle = NULL;
+	up->next_idle = w->orphans;
+	if (w->orphans != NULL)
+		w->orphans->prev_idle = up;
+	w->orphans = up;
+}
+
+static void
+orphan_unlink(struct upstream *up)
+{
+	struct worker	*w = up->w;
+
+	if (up->prev_idle != NULL)
+		up->prev_idle->next_idle = up->next_idle;
+	else
+		w->orphans = up->next_idle;
+	if (up->next_idle != NULL)
+		up->next_idle->prev_idle = up->prev_idle;
+	up->next_idle = up->prev_idle = NULL;
+}
+
+static void
+orphan_end(struct upstream *up, enum failure_kind kind)
+{
+	struct worker		*w = up->w;
+	struct wpeer		*wp = up->wp;
+	uint64_t		 ms;
+
+	orphan_unlink(up);
+	ms = loop_now_ms(w->loop) - up->connect_start_ms;
+	if (failure_blames_peer(kind))
+		log_warnx("upstream %s/%s: %s while connecting, after %llu ms "
+		    "(its request had moved on to another peer)",
+		    wp->cfg->pool->name, wp->cfg->addr.text,
+		    failure_name(kind), (unsigned long long)ms);
+	peers_orphan_done(w, wp, kind, "connecting (request moved on)",
+	    up->trial, up->probe, up->connect_start_ms);
+	up_close(up);
+}
+
+void
+orphan_event(struct upstream *up)
+{
+	int		 err = 0;
+	socklen_t	 len = sizeof(err);
+
+	if (!up->writable && !up->readable)
+		return;
+	if (getsockopt(up->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err == EINPROGRESS)
+		return;
+	orphan_end(up, err == 0 ? FAIL_NONE : up_connect_failure(err));
+}
+
+void
+orphan_timeout(struct upstream *up)
+{
+	orphan_end(up, FAIL_CONNECT_TIMEOUT);
+}
+
+void
+orphan_close_all(struct worker *w)
+{
+	while (w->orphans != NULL)
+		orphan_end(w->orphans, FAIL_CLIENT_ABORT);
+}
