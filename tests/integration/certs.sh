@@ -7,6 +7,7 @@
 # DIR/other-ca.pem      a second CA that signed nothing used here
 # DIR/backend.{pem,key} backend.test, localhost, 127.0.0.1 (signed by ca)
 # DIR/site.{pem,key}    shunt.test, localhost, 127.0.0.1 (signed by ca)
+# DIR/site2.{pem,key}   the same names, another key and serial (a renewal)
 # DIR/site-leaf.pem     the site certificate alone, DIR/ca-chain.pem the CA
 # DIR/other.key         a key that matches no certificate
 # DIR/garbage.pem       not PEM at all
@@ -62,6 +63,8 @@ CNF
 		    "DNS:backend.test,DNS:localhost,IP:127.0.0.1" 1001
 		leaf site shunt.test "DNS:shunt.test,DNS:localhost,IP:127.0.0.1" \
 		    1002
+		leaf site2 shunt.test "DNS:shunt.test,DNS:localhost,IP:127.0.0.1" \
+		    1003
 		cp site.pem site-leaf.pem
 		cp ca.pem ca-chain.pem
 		key other.key

@@ -287,6 +287,51 @@ expect_eq "and serves the next TLS client" \
 
 stop_shunt
 
+# --- reload: a renewed certificate takes over; a bad key keeps the old one ---------------
+RPORT=$(free_port)
+RCONF=$TEST_TMP/reload.json
+mkdir -p "$TEST_TMP/live"
+cp "$C/site.pem" "$TEST_TMP/live/cert.pem"
+cp "$C/site.key" "$TEST_TMP/live/cert.key"
+cat > "$RCONF" <<JSON
+{
+  "workers": 2,
+  "state_dir": "state-reload",
+  "log": { "error": "reload.log", "level": "info" },
+  "listeners": [ { "listen": "127.0.0.1:$RPORT", "pool": "ok",
+                   "tls": { "cert": "live/cert.pem", "key": "live/cert.key" } } ],
+  "pools": { "ok": { "peers": [ { "address": "127.0.0.1:$PT", "sni": "backend.test", $TLSPEER } ] } }
+}
+JSON
+start_shunt "$RCONF" "$RPORT"
+served_serial() {
+	echo | timeout 10 openssl s_client -connect "127.0.0.1:$RPORT" -servername shunt.test 2>/dev/null |
+	    openssl x509 -noout -serial 2>/dev/null
+}
+RURL="https://shunt.test:$RPORT"
+RCURL=(curl -s --max-time 20 --cacert "$C/ca.pem" --resolve "shunt.test:$RPORT:127.0.0.1")
+expect_eq "before the reload the listener serves its certificate" "$(served_serial)" \
+    "$(openssl x509 -in "$C/site.pem" -noout -serial)"
+cp "$C/site2.pem" "$TEST_TMP/live/cert.pem"
+cp "$C/site2.key" "$TEST_TMP/live/cert.key"
+kill -HUP "$SHUNT_PID"
+check "HUP reloads the renewed certificate and key" \
+    wait_until 100 grep -q "reloaded $RCONF: generation 2," "$TEST_TMP/reload.log"
+expect_eq "new connections get the renewed certificate" "$(served_serial)" \
+    "$(openssl x509 -in "$C/site2.pem" -noout -serial)"
+expect_eq "and are served over TLS both ways" \
+    "$("${RCURL[@]}" -D - -o /dev/null "$RURL/" | hdr x-backend-sni)" backend.test
+cp "$C/other.key" "$TEST_TMP/live/cert.key"
+kill -HUP "$SHUNT_PID"
+check "a reload with a key that does not match is refused, naming the file" \
+    wait_until 100 grep -q "reload failed, still serving the previous configuration: $RCONF:[0-9]*:[0-9]*: listeners\[0\]\.tls\.key: key file \"$TEST_TMP/live/cert.key\" does not match" \
+    "$TEST_TMP/reload.log"
+expect_eq "the previous certificate keeps serving" "$(served_serial)" \
+    "$(openssl x509 -in "$C/site2.pem" -noout -serial)"
+expect_eq "and requests keep succeeding" \
+    "$("${RCURL[@]}" -o /dev/null -w '%{http_code}' "$RURL/")" 200
+stop_shunt
+
 # --- certificate and key errors in the config -------------------------------------------
 # bad_tls NAME CERT KEY [CHAIN]: a config with those files; prints shunt -t.
 bad_tls() {
