@@ -46,6 +46,7 @@ struct cfg_ctx {
 	struct cfg_error	*err;
 	struct jpos_map		 pos;
 	const char		*basedir;
+	unsigned		 flags;		/* CFG_LOAD_* */
 	int			 failed;
 };
 
@@ -768,7 +769,8 @@ cfg_sub_peers(struct cfg_ctx *ctx, json_t *v, const char *path, void *base)
 			free(child);
 			return -1;
 		}
-		if (peer->ca_file != NULL && peer->tls) {
+		if (peer->ca_file != NULL && peer->tls &&
+		    !(ctx->flags & CFG_LOAD_NO_TLS)) {
 			key = jpos_path_key(child, "ca_file");
 			if (cfg_readable(ctx, peer->ca_file, key ? key : child,
 			    "CA file") != 0) {
@@ -1000,7 +1002,7 @@ cfg_sub_listener_tls(struct cfg_ctx *ctx, json_t *v, const char *path,
 	files[0] = l->tls->cert;
 	files[1] = l->tls->key;
 	files[2] = l->tls->chain;
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 3 && !(ctx->flags & CFG_LOAD_NO_TLS); i++) {
 		if (files[i] == NULL)
 			continue;
 		if ((child = jpos_path_key(path, what[i])) == NULL)
@@ -1171,6 +1173,8 @@ cfg_tls(struct cfg_ctx *ctx)
 	struct shunt_config	*cfg = ctx->cfg;
 	size_t			 i, j;
 
+	if (ctx->flags & CFG_LOAD_NO_TLS)
+		return 0;
 	for (i = 0; i < cfg->nlisteners; i++)
 		if (cfg->listeners[i].tls != NULL &&
 		    cfg_tls_listener(ctx, &cfg->listeners[i], i) != 0)
@@ -1267,9 +1271,9 @@ cfg_error_init(struct cfg_error *err, const char *name)
 	snprintf(err->file, sizeof(err->file), "%s", name);
 }
 
-struct shunt_config *
-cfg_load_buffer(const char *text, size_t len, const char *name,
-    const char *basedir, struct cfg_error *err)
+static struct shunt_config *
+cfg_parse(const char *text, size_t len, const char *name, const char *basedir,
+    unsigned flags, struct cfg_error *err)
 {
 	struct cfg_ctx		 ctx;
 	struct jpos_dup		 dup;
@@ -1302,6 +1306,7 @@ cfg_load_buffer(const char *text, size_t len, const char *name,
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.err = err;
 	ctx.basedir = basedir;
+	ctx.flags = flags;
 	rc = jpos_scan(text, len, &ctx.pos, &dup);
 	if (rc == 1) {
 		err->line = dup.line;
@@ -1350,7 +1355,20 @@ cfg_load_buffer(const char *text, size_t len, const char *name,
 }
 
 struct shunt_config *
+cfg_load_buffer(const char *text, size_t len, const char *name,
+    const char *basedir, struct cfg_error *err)
+{
+	return cfg_parse(text, len, name, basedir, 0, err);
+}
+
+struct shunt_config *
 cfg_load(const char *file, struct cfg_error *err)
+{
+	return cfg_load_opts(file, 0, err);
+}
+
+struct shunt_config *
+cfg_load_opts(const char *file, unsigned flags, struct cfg_error *err)
 {
 	struct shunt_config	*cfg;
 	FILE			*fp;
@@ -1404,7 +1422,7 @@ cfg_load(const char *file, struct cfg_error *err)
 		slash[1] = '\0';
 	else
 		*slash = '\0';
-	cfg = cfg_load_buffer(text ? text : "", len, file, dir, err);
+	cfg = cfg_parse(text ? text : "", len, file, dir, flags, err);
 	free(dir);
 	free(text);
 	return cfg;

@@ -16,6 +16,16 @@
 struct shunt_config *cfg_load(const char *file, struct cfg_error *err);
 
 /*
+ * cfg_load() leaving out what flags say.  CFG_LOAD_NO_TLS: TLS files are
+ * neither read nor checked and no TLS context is built (ssl_ctx stays
+ * NULL), for tools that only need names and paths: shuntctl runs as a
+ * member of the workers' group, which may not read the private keys.
+ */
+#define CFG_LOAD_NO_TLS		0x01u
+struct shunt_config *cfg_load_opts(const char *file, unsigned flags,
+	    struct cfg_error *err);
+
+/*
  * The same from memory.  name is used in errors and as the file name;
  * relative paths in the config resolve against basedir (NULL: ".").
  */

@@ -181,7 +181,7 @@ main(int argc, char *argv[])
 		a.addr = pos[1];
 
 	if (dir == NULL) {
-		if ((cfg = cfg_load(file, &err)) == NULL) {
+		if ((cfg = cfg_load_opts(file, CFG_LOAD_NO_TLS, &err)) == NULL) {
 			cfg_error_format(&err, msg, sizeof(msg));
 			fprintf(stderr, "shuntctl: %s\n", msg);
 			return 1;

@@ -330,6 +330,8 @@ expect_eq "the previous certificate keeps serving" "$(served_serial)" \
     "$(openssl x509 -in "$C/site2.pem" -noout -serial)"
 expect_eq "and requests keep succeeding" \
     "$("${RCURL[@]}" -o /dev/null -w '%{http_code}' "$RURL/")" 200
+check "shuntctl -c reads the config without loading its keys (this one is bad)" \
+    bash -c '"$1" -c "$2" status ok | grep -q "\"address\": *\"127.0.0.1:'"$PT"'\""' _ "$CTL" "$RCONF"
 stop_shunt
 
 # --- certificate and key errors in the config -------------------------------------------

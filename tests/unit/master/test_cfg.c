@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <CUnit/CUnit.h>
 
@@ -347,6 +348,7 @@ test_tls_files(void)
 	struct cfg_error	 err;
 	struct cfg_pool		*web;
 	char			 dir[4096], path[4200], want[1024], *text;
+	FILE			*fp;
 	size_t			 i;
 	int			 line, col;
 
@@ -398,6 +400,25 @@ test_tls_files(void)
 		cfg_free(cfg);
 		free(text);
 	}
+
+	/* shuntctl's way: the same bad key file, not even looked at. */
+	tlsgen_path(path, sizeof(path), dir, "notls.json");
+	if ((fp = fopen(path, "w")) != NULL) {
+		fputs("{\"listeners\": [{\"listen\": \"127.0.0.1:8080\", "
+		    "\"pool\": \"web\", \"tls\": {\"cert\": \"leaf.pem\", "
+		    "\"key\": \"garbage.pem\"}}], \"pools\": {\"web\": "
+		    "{\"peers\": [{\"address\": \"127.0.0.1:9001\", \"tls\": "
+		    "true, \"ca_file\": \"missing.pem\"}]}}}", fp);
+		fclose(fp);
+	}
+	CU_ASSERT_PTR_NULL(cfg_load(path, &err));
+	cfg = cfg_load_opts(path, CFG_LOAD_NO_TLS, &err);
+	tap_result(cfg != NULL && cfg->listeners[0].tls != NULL &&
+	    cfg->listeners[0].tls->ssl_ctx == NULL &&
+	    cfg->pools[0].peers[0].ssl_ctx == NULL, "cfg: CFG_LOAD_NO_TLS "
+	    "reads no certificate, key or CA file");
+	cfg_free(cfg);
+	(void)unlink(path);
 	tlsgen_cleanup(dir);
 }
 
