@@ -332,6 +332,22 @@ wait "$dead"
 echo "$dead" > "$pidfile"
 initd status
 expect_eq "status with a stale pid file: 1" "$rc" 1
+initd stop
+expect_eq "stop with a stale pid file exits 0" "$rc" 0
+check "stop removes the stale pid file" test ! -e "$pidfile"
+
+# A pid file naming a pid since reused by another program.
+sleep 60 &
+other=$!
+test_pids="$test_pids $other"
+echo "$other" > "$pidfile"
+initd status
+expect_eq "status when the pid file names another program: 1" "$rc" 1
+initd stop
+expect_eq "stop when the pid file names another program exits 0" "$rc" 0
+check "stop signals no other program" alive "$other"
+kill "$other"
+echo "$dead" > "$pidfile"
 initd start
 expect_eq "start over a stale pid file exits 0" "$rc" 0
 pid_of "$pidfile"
