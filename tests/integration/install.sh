@@ -186,7 +186,7 @@ check "installed: \$sysconfdir/logrotate.d/shunt" \
 check "installed: \$systemdsystemunitdir/shunt.service" \
     test -s "$unitdir/shunt.service"
 expect_eq "no @placeholder@ is left in them" \
-    "$(grep -l '@[a-z_]*@' "$initd" "$etc/logrotate.d/shunt" \
+    "$(grep -l '@[A-Za-z_][A-Za-z_]*@' "$initd" "$etc/logrotate.d/shunt" \
     "$unitdir/shunt.service" 2>&1)" ""
 
 check "init script: shunt under \$sbindir" grep -qx "DAEMON=$prefix/sbin/shunt" "$initd"
