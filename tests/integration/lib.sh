@@ -38,6 +38,12 @@ not_ok() {
 	echo "not ok $tap_n - $*"
 }
 
+# skip DESCRIPTION REASON: a case that cannot run here (TAP SKIP).
+skip() {
+	tap_n=$((tap_n + 1))
+	echo "ok $tap_n - $1 # SKIP $2"
+}
+
 # check DESCRIPTION COMMAND...: one TAP line from a command's status.
 check() {
 	desc=$1
