@@ -23,6 +23,7 @@
 #include "pidfile.h"
 #include "privs.h"
 #include "proc.h"
+#include "rlimit.h"
 #include "sig.h"
 
 #ifndef SHUNT_CONFIG_FILE
@@ -111,26 +112,27 @@ done:
  * status 1.
  */
 static int
-serve(struct shunt_config *cfg, const char *pidfile_arg, bool foreground)
+serve(struct shunt_config *cfg, const char *pidfile_arg, bool pid_from_cfg,
+    bool foreground)
 {
 	struct listen_set	*ls = NULL;
 	struct privs		 privs;
-	char			 err[512], pidbuf[PATH_MAX];
+	struct proc_pidfile	 pf;
+	char			 err[512];
 	const char		*pidfile = NULL;
 	pid_t			 holder;
 	int			 ready = -1, rc = 1;
 
-	/*
-	 * A reload frees the config the path may point into; the pid file
-	 * stays the one written at start.
-	 */
+	/* Our own copy: a reload frees the config the path points into. */
+	memset(&pf, 0, sizeof(pf));
+	pf.follow_cfg = pid_from_cfg;
 	if (pidfile_arg != NULL) {
-		if ((size_t)snprintf(pidbuf, sizeof(pidbuf), "%s",
-		    pidfile_arg) >= sizeof(pidbuf)) {
+		if ((size_t)snprintf(pf.path, sizeof(pf.path), "%s",
+		    pidfile_arg) >= sizeof(pf.path)) {
 			fprintf(stderr, "shunt: pid file path too long\n");
 			goto done;
 		}
-		pidfile = pidbuf;
+		pidfile = pf.path;
 	}
 	log_set_level(cfg->log.level);
 	if (pidfile != NULL && pidfile_check(pidfile, &holder) == -1) {
@@ -158,6 +160,7 @@ serve(struct shunt_config *cfg, const char *pidfile_arg, bool foreground)
 		    cfg->log.error, strerror(errno));
 		goto done;
 	}
+	rlimit_files(cfg);
 	if (!foreground && (ready = daemon_detach()) == -1) {
 		fprintf(stderr, "shunt: cannot detach: %s\n", strerror(errno));
 		goto done;
@@ -179,10 +182,10 @@ serve(struct shunt_config *cfg, const char *pidfile_arg, bool foreground)
 			log_use_syslog();
 		daemon_ready(ready);
 	}
-	rc = proc_run(&cfg, &ls, &privs);
-	if (pidfile != NULL && pidfile_remove(pidfile) == -1 &&
+	rc = proc_run(&cfg, &ls, &privs, &pf);
+	if (pf.path[0] != '\0' && pidfile_remove(pf.path) == -1 &&
 	    errno != ENOENT)
-		log_warn("cannot remove pid file %s", pidfile);
+		log_warn("cannot remove pid file %s", pf.path);
 done:
 	listen_close(ls);
 	cfg_free(cfg);
@@ -284,5 +287,5 @@ main(int argc, char *argv[])
 	if (pidfile != NULL)
 		pidfile = absolute_path(pidfile, abspid, sizeof(abspid));
 	return serve(cfg, pidfile != NULL ? pidfile : cfg->pid_file,
-	    foreground);
+	    pidfile == NULL, foreground);
 }

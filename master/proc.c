@@ -20,9 +20,11 @@
 #include "cfg.h"
 #include "listen.h"
 #include "log.h"
+#include "pidfile.h"
 #include "privs.h"
 #include "state.h"
 #include "proc.h"
+#include "rlimit.h"
 #include "sig.h"
 #include "worker.h"
 
@@ -61,6 +63,7 @@ struct proc_master {
 	struct shunt_config		*cfg;		/* the running config */
 	struct listen_set		*ls;
 	struct privs			 privs;
+	struct proc_pidfile		*pid;
 	uint64_t			 generation;	/* of cfg, 1 at start */
 	struct proc_worker		*workers;	/* of this generation */
 	unsigned			 nworkers;
@@ -488,6 +491,29 @@ proc_retire_due(struct proc_master *m, uint64_t now)
 	}
 }
 
+static void
+proc_move_pidfile(struct proc_master *m, const char *want)
+{
+	struct proc_pidfile	*pf = m->pid;
+	char			 old[PATH_MAX];
+
+	if (!pf->follow_cfg || (want == NULL ? pf->path[0] == '\0' :
+	    strcmp(want, pf->path) == 0))
+		return;
+	if (want != NULL && (strlen(want) >= sizeof(pf->path) ||
+	    pidfile_write(want) == -1)) {
+		log_warn("cannot write the new pid file %s; keeping %s", want,
+		    pf->path[0] != '\0' ? pf->path : "none");
+		return;
+	}
+	snprintf(old, sizeof(old), "%s", pf->path);
+	if (old[0] != '\0' && pidfile_remove(old) == -1 && errno != ENOENT)
+		log_warn("cannot remove the old pid file %s", old);
+	snprintf(pf->path, sizeof(pf->path), "%s", want != NULL ? want : "");
+	log_info("pid file moved from %s to %s", old[0] != '\0' ? old : "none",
+	    want != NULL ? want : "none");
+}
+
 /*
  * HUP.  Everything that can fail happens before anything changes, so a bad
  * config, a port taken or a store that cannot be published leaves the
@@ -543,6 +569,8 @@ proc_reload(struct proc_master *m, uint64_t now)
 	m->cfg = cfg;
 	m->generation++;
 	log_set_level(cfg->log.level);
+	proc_move_pidfile(m, cfg->pid_file);
+	rlimit_files(cfg);
 	if ((cfg->log.error == NULL) != (old_cfg->log.error == NULL) ||
 	    (cfg->log.error != NULL &&
 	    strcmp(cfg->log.error, old_cfg->log.error) != 0)) {
@@ -608,7 +636,7 @@ proc_start(struct proc_master *m)
 
 int
 proc_run(struct shunt_config **cfgp, struct listen_set **lsp,
-    const struct privs *privs)
+    const struct privs *privs, struct proc_pidfile *pid)
 {
 	struct proc_master	 m;
 	struct sig_events	 ev;
@@ -619,6 +647,7 @@ proc_run(struct shunt_config **cfgp, struct listen_set **lsp,
 	m.cfg = *cfgp;
 	m.ls = *lsp;
 	m.privs = *privs;
+	m.pid = pid;
 	m.generation = 1;
 	m.nworkers = (unsigned)m.cfg->workers;
 	if ((m.workers = proc_workers_new(m.nworkers)) == NULL) {

@@ -9,9 +9,18 @@
 #ifndef SHUNT_PROC_H
 #define SHUNT_PROC_H
 
+#include <limits.h>
+#include <stdbool.h>
+
 #include "cfg-t.h"
 #include "listen.h"
 #include "privs.h"
+
+/* The master's pid file, which a reload may move. */
+struct proc_pidfile {
+	char	 path[PATH_MAX];	/* "": none */
+	bool	 follow_cfg;		/* pid_file, not -p: a reload moves it */
+};
 
 /*
  * Fork cfg->workers workers, the one in slot s serving
@@ -39,9 +48,11 @@
  * master's exit status: 0 once every worker is gone after a stop; 1 if
  * the first workers could not be forked or some survived SIGKILL.  A
  * reload replaces *cfg and *ls (the old ones are freed); the caller frees
- * what they point to on return.
+ * what they point to on return.  A reload that changes pid_file (when pid
+ * came from it) writes the new file and removes the old one, so that
+ * `shunt -s` and init scripts, which read the config, still find us.
  */
 int	proc_run(struct shunt_config **cfg, struct listen_set **ls,
-	    const struct privs *privs);
+	    const struct privs *privs, struct proc_pidfile *pid);
 
 #endif /* SHUNT_PROC_H */

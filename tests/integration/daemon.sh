@@ -54,7 +54,8 @@ check "a port in use: no pid file is left" test ! -e "$pidfile"
 
 # --- a detached master ----------------------------------------------------------
 
-run "$SHUNT_BINARY" -c "$conf"
+# Started with the usual soft limit of 1024 open files.
+run bash -c 'ulimit -Sn 1024 && exec "$0" -c "$1"' "$SHUNT_BINARY" "$conf"
 expect_eq "shunt without -f exits 0 once it serves" "$rc" 0
 expect_eq "and prints nothing" "$out" ""
 master=$(cat "$pidfile" 2>/dev/null)
@@ -74,6 +75,13 @@ for fd in 0 1 2; do
 	    "$(readlink "/proc/$master/fd/$fd")" /dev/null
 done
 expect_eq "the master runs in /" "$(readlink "/proc/$master/cwd")" /
+
+# Default max_connections 10000: a client and an upstream each, per worker.
+soft=$(awk '/^Max open files/ { print $4 }' "/proc/$master/limits")
+if [ "$(id -u)" = 0 ]; then want=20000; else want=$(ulimit -Hn); fi
+[ "$want" -gt 20000 ] 2>/dev/null && want=20000
+check "the open files limit covers max_connections ($soft >= $want)" \
+    test "$soft" -ge "$want"
 
 run "$SHUNT_BINARY" -c "$conf"
 expect_eq "a second start exits 1" "$rc" 1

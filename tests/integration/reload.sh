@@ -84,10 +84,21 @@ expect_eq "the new worker count runs" "$n" 3
 expect_eq "the master is the same process" \
     "$(grep -c "shunt 0.1.0 started" "$errlog")" 1
 
+# --- a pid_file set by a reload: written, and removed at exit ------------------
+
+sed -i "s|\"workers\": 3,|\"workers\": 3, \"pid_file\": \"$TEST_TMP/new.pid\",|" "$conf"
+check "a reload that sets pid_file" reload 3
+expect_eq "the new pid file names the master" \
+    "$(cat "$TEST_TMP/new.pid" 2>/dev/null)" "$SHUNT_PID"
+expect_eq "shunt -P agrees with it" "$("$SHUNT_BINARY" -c "$conf" -P)" \
+    "$TEST_TMP/new.pid"
+
 # --- a listener dropped: its port closes ---------------------------------------
 
 write_conf 3 "$(peer "$b2")"
-check "a reload without the second listener" reload 3
+check "a reload without the second listener (and pid_file)" reload 4
+check "the pid file it no longer names is removed" \
+    test ! -e "$TEST_TMP/new.pid"
 port2_closed() {
 	! (exec 3<>"/dev/tcp/127.0.0.1/$port2") 2>/dev/null
 }
@@ -122,12 +133,12 @@ expect_eq "a port in use: the workers are untouched" "$(workers)" "$before"
 # --- health survives HUP -------------------------------------------------------
 
 write_conf 2 "$(peer "$dead"), $(peer "$b2")"
-check "a reload adding a refusing peer" reload 4
+check "a reload adding a refusing peer" reload 5
 for i in 1 2 3 4; do backend_of >/dev/null; done
 expect_eq "the refusing peer is down" "$(peer_field "127.0.0.1:$dead" state)" down
 streak=$(peer_field "127.0.0.1:$dead" consecutive_failures)
 write_conf 3 "$(peer "$dead"), $(peer "$b2"), $(peer "$b1")"
-check "a reload with the same peers and one more" reload 5
+check "a reload with the same peers and one more" reload 6
 expect_eq "after HUP the refusing peer is still down" \
     "$(peer_field "127.0.0.1:$dead" state)" down
 expect_eq "after HUP its failure streak is kept" \
@@ -135,7 +146,7 @@ expect_eq "after HUP its failure streak is kept" \
 expect_eq "after HUP the new peer is up" \
     "$(peer_field "127.0.0.1:$b1" state)" up
 write_conf 3 "$(peer "$b1")"
-check "a reload dropping two peers" reload 6
+check "a reload dropping two peers" reload 7
 expect_eq "a dropped peer leaves the status" \
     "$(peer_field "127.0.0.1:$dead" state)" ""
 
@@ -146,7 +157,7 @@ curl -s -m 30 -o "$TEST_TMP/slow.body" -w '%{http_code}' \
 slow=$!
 sleep 0.4
 write_conf 2 "$(peer "$b2")"
-check "a reload while a request is in flight" reload 7
+check "a reload while a request is in flight" reload 8
 wait "$slow"
 expect_eq "the in-flight request finishes with 200" \
     "$(cat "$TEST_TMP/slow.code")" 200
@@ -168,7 +179,7 @@ for l in 1 2 3 4; do
 	load_loop "$l" &
 	loaders="$loaders $!"
 done
-gen=7
+gen=8
 for r in 1 2 3 4 5 6; do
 	sleep 0.3
 	gen=$((gen + 1))
