@@ -15,20 +15,21 @@
 /* Listeners, log files, the store, signalfd, epoll: a worker's fixed set. */
 #define RLIMIT_SPARE	256
 
-static rlim_t
-rlimit_wanted(const struct shunt_config *cfg)
+static uint64_t
+rlimit_max_connections(const struct shunt_config *cfg)
 {
-	uint64_t	 conns = cfg->limits.max_connections, idle = 0, n;
+	uint64_t	 conns = cfg->limits.max_connections;
 	size_t		 i;
 
 	for (i = 0; i < cfg->nlisteners; i++)
 		if (cfg->listeners[i].limits.max_connections > conns)
 			conns = cfg->listeners[i].limits.max_connections;
-	for (i = 0; i < cfg->npools; i++)
-		idle += cfg->pools[i].keepalive.max_idle *
-		    cfg->pools[i].npeers;
-	/* A client and its upstream, plus the idle upstream pools. */
-	n = conns * 2 + idle + RLIMIT_SPARE;
+	return conns;
+}
+
+static rlim_t
+rlimit_clamp(uint64_t n)
+{
 	return n > (uint64_t)RLIM_INFINITY - 1 ? RLIM_INFINITY - 1 : (rlim_t)n;
 }
 
@@ -36,8 +37,17 @@ void
 rlimit_files(const struct shunt_config *cfg)
 {
 	struct rlimit	 rl;
-	rlim_t		 want = rlimit_wanted(cfg);
+	uint64_t	 conns = rlimit_max_connections(cfg), idle = 0;
+	rlim_t		 want, need;
+	size_t		 i;
 
+	for (i = 0; i < cfg->npools; i++)
+		idle += cfg->pools[i].keepalive.max_idle *
+		    cfg->pools[i].npeers;
+	/* A client and its upstream, plus the idle pools and our own. */
+	want = rlimit_clamp(conns * 2 + idle + RLIMIT_SPARE);
+	/* Below this, max_connections proxied requests cannot all run. */
+	need = rlimit_clamp(conns * 2);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
 		log_warn("getrlimit(RLIMIT_NOFILE)");
 		return;
@@ -54,10 +64,10 @@ rlimit_files(const struct shunt_config *cfg)
 	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 		log_warn("setrlimit(RLIMIT_NOFILE, %llu)",
 		    (unsigned long long)rl.rlim_cur);
-	if (rl.rlim_cur < want)
+	if (rl.rlim_cur < need)
 		log_warnx("open files limit %llu is below the %llu that "
-		    "max_connections needs: workers may refuse connections "
-		    "early (raise the hard limit, e.g. LimitNOFILE= or "
-		    "ulimit -Hn)", (unsigned long long)rl.rlim_cur,
-		    (unsigned long long)want);
+		    "max_connections needs (a client and an upstream each): "
+		    "workers may refuse connections early (raise the hard "
+		    "limit, e.g. LimitNOFILE= or ulimit -Hn)",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)need);
 }

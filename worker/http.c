@@ -208,7 +208,7 @@ http_list_has(const char *v, size_t len, const char *token)
 static const struct {
 	const char	*name;
 	uint32_t	 len;
-} http_hop_by_hop[] = {
+} http_hop_by_hop[] = {	/* http_is_hop() switches on the lengths */
 	{ "connection", 10 }, { "keep-alive", 10 }, { "proxy-connection", 16 },
 	{ "te", 2 }, { "trailer", 7 }, { "upgrade", 7 },
 };
@@ -226,12 +226,20 @@ http_is_hop(const char *raw, const struct http_field *fields, size_t n,
 	size_t	 i;
 	char	 name[64];
 
+	/* Most fields have none of the fixed names' lengths: skip the list. */
+	switch (f->name_len) {
+	case 2: case 7: case 10: case 16:
+		break;
+	default:
+		goto named;
+	}
 	for (i = 0; i < sizeof(http_hop_by_hop) / sizeof(http_hop_by_hop[0]);
 	    i++)
 		if (f->name_len == http_hop_by_hop[i].len &&
 		    strncasecmp(raw + f->name_off, http_hop_by_hop[i].name,
 		    f->name_len) == 0)
 			return true;
+named:
 	if (!has_connection || f->name_len >= sizeof(name))
 		return false;
 	memcpy(name, raw + f->name_off, f->name_len);
