@@ -140,7 +140,7 @@ tcfg_build(struct tcfg *t, const char *const *spec, uint64_t max_fails)
 
 static const char *const spec_a[] = {
 	"web", "127.0.0.1:80", "127.0.0.2:80", "127.0.0.3:80", NULL,
-	"api", "[2001:db8::1]:8080", NULL,
+	"api", "[::1]:8080", NULL,
 	NULL
 };
 
@@ -455,7 +455,7 @@ test_republish(void)
 	CU_ASSERT_EQUAL(p.admin, ADMIN_DRAINING);
 	/* Removed peers and pools are gone; new ones are fresh. */
 	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.2:80", &p), MDB_NOTFOUND);
-	CU_ASSERT_EQUAL(peer_get(s, "api", "[2001:db8::1]:8080", &p),
+	CU_ASSERT_EQUAL(peer_get(s, "api", "[::1]:8080", &p),
 	    MDB_NOTFOUND);
 	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.9:80", &p), 0);
 	CU_ASSERT_EQUAL(p.health, HEALTH_UP);
@@ -609,7 +609,7 @@ test_failure_success(void)
 	free(evs);
 
 	/* Errors: unknown peer, names too long. */
-	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "10.9.9.9:80", &hp,
+	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "127.9.9.9:80", &hp,
 	    FAIL_RESET, NULL, 1, T0, NULL, &ch), MDB_NOTFOUND);
 	CU_ASSERT_EQUAL(store_peer_success(s, "web",
 	    "0123456789012345678901234567890123456789012345678901234567890123"
@@ -772,42 +772,42 @@ test_admin_reset(void)
 	bool			 ch;
 
 	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
-	CU_ASSERT_EQUAL(store_peer_admin(s, "api", "[2001:db8::1]:8080",
+	CU_ASSERT_EQUAL(store_peer_admin(s, "api", "[::1]:8080",
 	    ADMIN_DRAINING, 77, T0, &ev, &ch), 0);
 	CU_ASSERT_TRUE(ch);
 	CU_ASSERT_TRUE(health_event_is_admin(&ev));
 	health_event_format(&ev, 1, line, sizeof(line));
-	CU_ASSERT_STRING_EQUAL(line, "peer api/[2001:db8::1]:8080 up -> "
+	CU_ASSERT_STRING_EQUAL(line, "peer api/[::1]:8080 up -> "
 	    "draining (admin, 0/1, pid 77)");
-	CU_ASSERT_EQUAL(store_peer_admin(s, "api", "[2001:db8::1]:8080",
+	CU_ASSERT_EQUAL(store_peer_admin(s, "api", "[::1]:8080",
 	    ADMIN_DRAINING, 77, T0, &ev, &ch), 0);
 	CU_ASSERT_FALSE(ch);
-	CU_ASSERT_EQUAL(store_peer_admin(s, "api", "[2001:db8::1]:8080",
+	CU_ASSERT_EQUAL(store_peer_admin(s, "api", "[::1]:8080",
 	    ADMIN_DISABLED, 77, T0, NULL, &ch), 0);
 	CU_ASSERT_TRUE(ch);
-	CU_ASSERT_EQUAL(peer_get(s, "api", "[2001:db8::1]:8080", &p), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "api", "[::1]:8080", &p), 0);
 	CU_ASSERT_EQUAL(p.admin, ADMIN_DISABLED);
 	CU_ASSERT_STRING_EQUAL(health_state_name(&p), "disabled");
 	/* Health moves underneath; enable shows it. */
-	CU_ASSERT_EQUAL(store_peer_failure(s, "api", "[2001:db8::1]:8080", &hp,
+	CU_ASSERT_EQUAL(store_peer_failure(s, "api", "[::1]:8080", &hp,
 	    FAIL_TLS, NULL, 5, T0, NULL, &ch), 0);
 	CU_ASSERT_TRUE(ch);
-	CU_ASSERT_EQUAL(store_peer_admin(s, "api", "[2001:db8::1]:8080",
+	CU_ASSERT_EQUAL(store_peer_admin(s, "api", "[::1]:8080",
 	    ADMIN_NONE, 77, T0, &ev, &ch), 0);
 	CU_ASSERT_TRUE(ch);
 	CU_ASSERT_EQUAL(ev.to, HEALTH_DOWN);
 	/* Reset: up, streak 0, totals kept. */
-	CU_ASSERT_EQUAL(store_peer_reset(s, "api", "[2001:db8::1]:8080", 77,
+	CU_ASSERT_EQUAL(store_peer_reset(s, "api", "[::1]:8080", 77,
 	    T0 + 1, &ev, &ch), 0);
 	CU_ASSERT_TRUE(ch);
 	CU_ASSERT_EQUAL(ev.from, HEALTH_DOWN);
 	CU_ASSERT_EQUAL(ev.to, HEALTH_UP);
-	CU_ASSERT_EQUAL(peer_get(s, "api", "[2001:db8::1]:8080", &p), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "api", "[::1]:8080", &p), 0);
 	CU_ASSERT_EQUAL(p.health, HEALTH_UP);
 	CU_ASSERT_EQUAL(p.consecutive_failures, 0);
 	CU_ASSERT_EQUAL(p.ejections, 1);
 	CU_ASSERT_EQUAL(p.last_kind, FAIL_TLS);
-	CU_ASSERT_EQUAL(store_peer_reset(s, "api", "[2001:db8::1]:8080", 77,
+	CU_ASSERT_EQUAL(store_peer_reset(s, "api", "[::1]:8080", 77,
 	    T0 + 2, &ev, &ch), 0);
 	CU_ASSERT_FALSE(ch);
 	CU_ASSERT_EQUAL(event_count(s), 5);
@@ -823,7 +823,7 @@ test_counters(void)
 	struct store_counter	 batch[3] = {
 		{ "web", "127.0.0.1:80", 10, 1 },
 		{ "web", "127.0.0.99:80", 5, 5 },	/* gone by a reload */
-		{ "api", "[2001:db8::1]:8080", 3, 0 },
+		{ "api", "[::1]:8080", 3, 0 },
 	};
 	struct store_counter	 bad[2] = {
 		{ "web", "127.0.0.1:80", 10, 1 },
@@ -839,7 +839,7 @@ test_counters(void)
 	CU_ASSERT_EQUAL(p.requests, 20);
 	CU_ASSERT_EQUAL(p.failures, 2);
 	CU_ASSERT_EQUAL(p.health, HEALTH_UP);	/* counters decide nothing */
-	CU_ASSERT_EQUAL(peer_get(s, "api", "[2001:db8::1]:8080", &p), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "api", "[::1]:8080", &p), 0);
 	CU_ASSERT_EQUAL(p.requests, 6);
 	CU_ASSERT_EQUAL(p.failures, 0);
 	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.99:80", &p), MDB_NOTFOUND);

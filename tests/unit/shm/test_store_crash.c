@@ -97,7 +97,7 @@ hp_make(uint32_t max_fails)
 static void
 setup(void)
 {
-	static const char	*addrs[] = { "10.0.0.1:80", "10.0.0.2:80" };
+	static const char	*addrs[] = { "127.0.0.11:80", "127.0.0.12:80" };
 	struct shunt_config	 cfg;
 	struct cfg_pool		 pool;
 	struct cfg_peer		 peers[2];
@@ -212,7 +212,7 @@ child_writer(struct child *c)
 	    mdb_txn_begin(env, NULL, 0, &txn) != 0 ||
 	    mdb_dbi_open(txn, NULL, 0, &dbi) != 0)
 		_exit(2);
-	k.mv_data = "peer/web/10.0.0.1:80";
+	k.mv_data = "peer/web/127.0.0.11:80";
 	k.mv_size = strlen(k.mv_data);
 	if (mdb_get(txn, dbi, &k, &v) != 0 || v.mv_size != sizeof(p))
 		_exit(2);
@@ -255,12 +255,12 @@ test_writer_killed(void)
 	kill_child(&c);
 
 	t = mono_ms();
-	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "10.0.0.1:80", &hp,
+	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "127.0.0.11:80", &hp,
 	    FAIL_RESET, NULL, getpid(), T0, NULL, &ch), 0);
 	CU_ASSERT_TRUE(mono_ms() - t < 1000);
 	CU_ASSERT_FALSE(ch);
 	CU_ASSERT_EQUAL(store_read_begin(s), 0);
-	CU_ASSERT_EQUAL(store_peer_get(s, "web", "10.0.0.1:80", &p), 0);
+	CU_ASSERT_EQUAL(store_peer_get(s, "web", "127.0.0.11:80", &p), 0);
 	CU_ASSERT_EQUAL(p.consecutive_failures, 1);	/* not 778 */
 	CU_ASSERT_EQUAL(p.health, HEALTH_UP);
 	CU_ASSERT_EQUAL(store_peer_get(s, "web", "ghost-0:1", &p),
@@ -269,10 +269,10 @@ test_writer_killed(void)
 	    MDB_NOTFOUND);
 	store_read_end(s);
 	/* And the writer after it too. */
-	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "10.0.0.1:80", &hp,
+	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "127.0.0.11:80", &hp,
 	    FAIL_RESET, NULL, getpid(), T0, NULL, &ch), 0);
 	CU_ASSERT_EQUAL(store_read_begin(s), 0);
-	CU_ASSERT_EQUAL(store_peer_get(s, "web", "10.0.0.1:80", &p), 0);
+	CU_ASSERT_EQUAL(store_peer_get(s, "web", "127.0.0.11:80", &p), 0);
 	CU_ASSERT_EQUAL(p.consecutive_failures, 2);
 	store_read_end(s);
 	store_close(s);
@@ -287,7 +287,7 @@ child_reader(struct child *c)
 	struct store_peer	 p;
 
 	if (store_open(&s, statedir, 0) != 0 || store_read_begin(s) != 0 ||
-	    store_peer_get(s, "web", "10.0.0.1:80", &p) != 0)
+	    store_peer_get(s, "web", "127.0.0.11:80", &p) != 0)
 		_exit(2);
 	child_ready(c);
 	for (;;)
@@ -322,19 +322,19 @@ child_loop(struct child *c)
 {
 	struct store		*s;
 	struct health_params	 hp = hp_make(UINT32_MAX);
-	struct store_counter	 cnt = { "web", "10.0.0.2:80", 1, 1 };
+	struct store_counter	 cnt = { "web", "127.0.0.12:80", 1, 1 };
 	bool			 ch;
 
 	if (store_open(&s, statedir, 0) != 0)
 		_exit(2);
 	child_ready(c);
 	for (;;) {
-		if (store_peer_failure(s, "web", "10.0.0.2:80", &hp,
+		if (store_peer_failure(s, "web", "127.0.0.12:80", &hp,
 		    FAIL_RESET, "loop", getpid(), T0, NULL, &ch) != 0 ||
 		    store_add_counters(s, &cnt, 1) != 0 ||
-		    store_peer_admin(s, "web", "10.0.0.1:80",
+		    store_peer_admin(s, "web", "127.0.0.11:80",
 		    ADMIN_DRAINING, getpid(), T0, NULL, &ch) != 0 ||
-		    store_peer_admin(s, "web", "10.0.0.1:80",
+		    store_peer_admin(s, "web", "127.0.0.11:80",
 		    ADMIN_NONE, getpid(), T0, NULL, &ch) != 0)
 			_exit(2);
 	}
@@ -364,14 +364,14 @@ test_loop_killed(void)
 		t = mono_ms();
 		CU_ASSERT_EQUAL(store_reader_check(s, &dead), 0);
 		CU_ASSERT_EQUAL(store_read_begin(s), 0);
-		CU_ASSERT_EQUAL(store_peer_get(s, "web", "10.0.0.2:80", &p),
+		CU_ASSERT_EQUAL(store_peer_get(s, "web", "127.0.0.12:80", &p),
 		    0);
 		store_read_end(s);
-		CU_ASSERT_EQUAL(store_peer_failure(s, "web", "10.0.0.2:80",
+		CU_ASSERT_EQUAL(store_peer_failure(s, "web", "127.0.0.12:80",
 		    &hp, FAIL_RESET, NULL, getpid(), T0, NULL, &ch), 0);
 		CU_ASSERT_TRUE(mono_ms() - t < 1000);
 		CU_ASSERT_EQUAL(store_read_begin(s), 0);
-		CU_ASSERT_EQUAL(store_peer_get(s, "web", "10.0.0.2:80", &q),
+		CU_ASSERT_EQUAL(store_peer_get(s, "web", "127.0.0.12:80", &q),
 		    0);
 		store_read_end(s);
 		CU_ASSERT_EQUAL(q.consecutive_failures,
