@@ -64,45 +64,6 @@ fail:
 	return -1;
 }
 
-struct listen_set *
-listen_open(const struct shunt_config *cfg, unsigned nslots, char *err,
-    size_t errlen)
-{
-	struct listen_set	*ls;
-	size_t			 i, n;
-	unsigned		 s;
-	int			*fd, probe;
-
-	n = cfg->nlisteners * nslots;
-	if ((ls = calloc(1, sizeof(*ls))) == NULL ||
-	    (ls->fds = calloc(n > 0 ? n : 1, sizeof(int))) == NULL) {
-		snprintf(err, errlen, "cannot listen: %s", strerror(errno));
-		free(ls);
-		return NULL;
-	}
-	ls->nlisteners = cfg->nlisteners;
-	ls->nslots = nslots;
-	for (i = 0; i < n; i++)
-		ls->fds[i] = -1;
-	for (i = 0; i < cfg->nlisteners; i++) {
-		if ((probe = listen_bind(&cfg->listeners[i].addr, 1)) == -1)
-			goto fail;
-		close(probe);
-		for (s = 0; s < nslots; s++) {
-			fd = &ls->fds[(size_t)s * ls->nlisteners + i];
-			if ((*fd = listen_bind(&cfg->listeners[i].addr, 0)) ==
-			    -1)
-				goto fail;
-		}
-	}
-	return ls;
-fail:
-	snprintf(err, errlen, "cannot listen on %s: %s",
-	    cfg->listeners[i].addr.text, strerror(errno));
-	listen_close(ls);
-	return NULL;
-}
-
 static bool
 listen_same_addr(const struct cfg_addr *a, const struct cfg_addr *b)
 {
@@ -115,10 +76,19 @@ listen_find(const struct shunt_config *old_cfg, const struct cfg_addr *addr)
 {
 	size_t	 j;
 
-	for (j = 0; j < old_cfg->nlisteners; j++)
+	for (j = 0; old_cfg != NULL && j < old_cfg->nlisteners; j++)
 		if (listen_same_addr(&old_cfg->listeners[j].addr, addr))
 			return (ssize_t)j;
 	return -1;
+}
+
+/* The socket of old for listener j in slot s, or -1. */
+static int
+listen_old_fd(const struct listen_set *old, ssize_t j, unsigned s)
+{
+	if (old == NULL || j == -1 || s >= old->nslots)
+		return -1;
+	return old->fds[(size_t)s * old->nlisteners + (size_t)j];
 }
 
 struct listen_set *
@@ -127,10 +97,10 @@ listen_reload(const struct listen_set *old,
     unsigned nslots, char *err, size_t errlen)
 {
 	struct listen_set	*ls;
-	size_t			 i, n;
+	size_t			 i, k, n;
 	ssize_t			 j;
 	unsigned		 s;
-	int			*fd, probe;
+	int			 probe;
 
 	/*
 	 * Never fewer sockets than before: closing one that left the
@@ -138,7 +108,7 @@ listen_reload(const struct listen_set *old,
 	 * fewer workers, each serves the slots listen_worker_fds() folds
 	 * onto it.
 	 */
-	if (nslots < old->nslots)
+	if (old != NULL && nslots < old->nslots)
 		nslots = old->nslots;
 	n = cfg->nlisteners * nslots;
 	if ((ls = calloc(1, sizeof(*ls))) == NULL ||
@@ -164,18 +134,13 @@ listen_reload(const struct listen_set *old,
 			close(probe);
 		}
 		for (s = 0; s < nslots; s++) {
-			fd = &ls->fds[(size_t)s * ls->nlisteners + i];
-			if (j != -1 && s < old->nslots &&
-			    old->fds[(size_t)s * old->nlisteners + (size_t)j] !=
-			    -1) {
-				*fd = old->fds[(size_t)s * old->nlisteners +
-				    (size_t)j];
-				ls->reused[(size_t)s * ls->nlisteners + i] =
-				    true;
+			k = (size_t)s * ls->nlisteners + i;
+			if ((ls->fds[k] = listen_old_fd(old, j, s)) != -1) {
+				ls->reused[k] = true;
 				continue;
 			}
-			if ((*fd = listen_bind(&cfg->listeners[i].addr, 0)) ==
-			    -1)
+			if ((ls->fds[k] = listen_bind(&cfg->listeners[i].addr,
+			    0)) == -1)
 				goto fail;
 		}
 	}
@@ -185,6 +150,13 @@ fail:
 	    cfg->listeners[i].addr.text, strerror(errno));
 	listen_close(ls);
 	return NULL;
+}
+
+struct listen_set *
+listen_open(const struct shunt_config *cfg, unsigned nslots, char *err,
+    size_t errlen)
+{
+	return listen_reload(NULL, NULL, cfg, nslots, err, errlen);
 }
 
 void

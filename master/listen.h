@@ -28,10 +28,10 @@ struct listen_set *listen_open(const struct shunt_config *cfg,
 
 /*
  * Reload: the sockets for cfg, nslots per listener (or as many as old
- * had, if that is more).  A listener whose
- * address old_cfg already had keeps old's sockets (no connection queued
- * on them is lost, none is refused); new addresses are bound as by
- * listen_open().  Until listen_commit() both sets hold the kept sockets
+ * had, if that is more).  A listener whose address old_cfg already had
+ * keeps old's sockets (no connection queued on them is lost, none is
+ * refused); new addresses are bound as by listen_open(), which is this
+ * with no old set.  Until listen_commit() both sets hold the kept sockets
  * and listen_close() of the new set closes only the ones it bound, so a
  * reload that fails later leaves old as it was.  NULL with "cannot listen
  * on ADDR: REASON" in err.

@@ -264,7 +264,7 @@ peers_select(struct req *r, const struct cfg_peer *avoid)
 	struct bal_peer		*bp;
 	uint64_t		 now;
 	size_t			 i;
-	bool			 won, backups;
+	bool			 won;
 
 	r->trial = false;
 	if (w->store == NULL) {
@@ -291,14 +291,14 @@ peers_select(struct req *r, const struct cfg_peer *avoid)
 	 * failures.  Primaries first, as selection would prefer them;
 	 * backups only while no primary is eligible, which is also the only
 	 * time they take traffic: else a backup once down stayed down.
+	 * (Asked last: only a backup due a probe or trial gets that far.)
 	 */
-	backups = !peers_primary_eligible(p);
 	for (i = 0; i < pool->npeers; i++) {
 		wp = &p->peers[i];
 		if ((wp->pick != HEALTH_PICK_PROBE &&
 		    (wp->pick != HEALTH_PICK_TRIAL ||
 		    health_is_unproven(&wp->rec))) || r->tried[i] ||
-		    (wp->cfg->backup && !backups))
+		    (wp->cfg->backup && peers_primary_eligible(p)))
 			continue;
 		won = false;
 		if (wp->pick == HEALTH_PICK_PROBE) {

@@ -21,6 +21,9 @@ set -u
 
 : "${SHUNT_BINARY:?SHUNT_BINARY must name the shunt binary}"
 : "${SHUNT_BACKEND:?SHUNT_BACKEND must name the test backend}"
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+BENCH_NAME=bench-failover
+. "$BENCH_DIR/lib.sh"
 
 DUR=${BENCH_FAILOVER_SECONDS:-8}
 FAIL_AT=${BENCH_FAILOVER_AT:-3}
@@ -35,13 +38,6 @@ TRIES=2
 MAX_FAILS=1
 FAIL_TIMEOUT_S=10
 
-BROKE=0
-die() {
-	echo "bench failover: $*" >&2
-	BROKE=1
-	exit 1
-}
-
 for tool in wrk python3; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool is required"
 done
@@ -54,7 +50,6 @@ done
 [ "$FAIL_AT" -ge 2 ] && [ "$FAIL_AT" -le $((DUR - 2)) ] ||
     die "BENCH_FAILOVER_AT must be between 2 and BENCH_FAILOVER_SECONDS - 2"
 
-PATH=$PATH:/usr/sbin
 PROXIES=""
 for p in ${BENCH_PROXIES:-shunt nginx}; do
 	case $p in
@@ -75,42 +70,6 @@ for s in $SCENARIOS; do
 	case $s in killed | blackholed | frozen) ;; *) die "unknown scenario $s" ;; esac
 done
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/shunt-failover.XXXXXX")
-BG_PIDS=""    # everything started, stopped by pid on exit
-WORKER_PIDS=""
-
-# stop_pids PID...: SIGCONT (for frozen ones), TERM, wait (bounded), KILL.
-stop_pids() {
-	local pid i
-	for pid in "$@"; do
-		kill -CONT "$pid" 2>/dev/null
-		kill -TERM "$pid" 2>/dev/null
-	done
-	for pid in "$@"; do
-		i=0
-		while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 100 ]; do
-			sleep 0.05
-			i=$((i + 1))
-		done
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
-}
-
-cleanup() {
-	# shellcheck disable=SC2086
-	stop_pids $BG_PIDS
-	# Workers whose master had to be killed.
-	# shellcheck disable=SC2086
-	[ -n "$WORKER_PIDS" ] && stop_pids $WORKER_PIDS
-	if [ "$BROKE" -ne 0 ] || [ "${BENCH_KEEP:-0}" = 1 ]; then
-		echo "bench failover: kept $TMP"
-	else
-		rm -rf "$TMP"
-	fi
-}
-trap cleanup EXIT
-trap 'BROKE=1; exit 1' INT TERM
 
 now() { date +%s.%N; }
 sleep_until() { # sleep_until EPOCH
@@ -126,27 +85,6 @@ wait_file() {
 		[ "$i" -gt 200 ] && return 1
 		sleep 0.05
 	done
-}
-
-wait_port() {
-	local i=0
-	while ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
-		i=$((i + 1))
-		[ "$i" -gt 200 ] && return 1
-		sleep 0.05
-	done
-}
-
-# free_port: print a TCP port nothing listens on now (the kernel picks it).
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-children_of() {
-	cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . | sort -n
 }
 
 # start_backend NAME: sets BE_PID and BE_PORT.
@@ -194,7 +132,7 @@ time.sleep(60)
 
 # start_shunt: sets PX_PID and PX_PORT; access log $RUN/access.log.
 start_shunt() {
-	PX_PORT=$(free_port)
+	free_port PX_PORT
 	mkdir -p "$RUN/shunt-state"
 	cat > "$RUN/shunt.json" <<JSON
 {
@@ -225,7 +163,7 @@ JSON
 start_nginx() {
 	local zone=""
 	[ "${1:-}" = zone ] && zone="zone backend 64k;"
-	PX_PORT=$(free_port)
+	free_port PX_PORT
 	mkdir -p "$RUN/tmp"
 	cat > "$RUN/nginx.conf" <<CONF
 worker_processes $WORKERS;
@@ -329,7 +267,7 @@ run_one() {
 		[ "$i" -gt 200 ] && die "$p did not start $WORKERS workers"
 		sleep 0.05
 	done
-	WORKER_PIDS=$(children_of "$PX_PID" | tr '\n' ' ')
+	EXTRA_PIDS=$(children_of "$PX_PID" | tr '\n' ' ')
 	url="http://127.0.0.1:$PX_PORT/?size=64"
 	# Warm up, so both peers have pooled connections in every worker when
 	# the peer dies.  A blackhole cannot be warmed up: it is dead from the
@@ -362,14 +300,14 @@ run_one() {
 	sleep 0.5
 	# Stop the proxy (pooled connections, logs flushed), then the backends.
 	stop_pids "$PX_PID"
-	for pid in $WORKER_PIDS; do
+	for pid in $EXTRA_PIDS; do
 		kill -0 "$pid" 2>/dev/null && {
 			echo "$p $s: worker $pid outlived its master; killed" >> "$TMP/notes"
 			kill -KILL "$pid"
 		}
 	done
 	stop_pids "$PID_A" "$PID_B"
-	WORKER_PIDS=""
+	EXTRA_PIDS=""
 
 	reqs=$(awk '/requests in/ {print $1}' "$out")
 	rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")

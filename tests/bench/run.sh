@@ -20,6 +20,8 @@ set -u
 : "${SHUNT_BINARY:?SHUNT_BINARY must name the shunt binary}"
 : "${SHUNT_BACKEND:?SHUNT_BACKEND must name the test backend}"
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+BENCH_NAME=bench
+. "$BENCH_DIR/lib.sh"
 
 DUR=${BENCH_SECONDS:-5}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -29,12 +31,6 @@ BACKEND_T=${BENCH_BACKEND_THREADS:-1}
 IDLE_N=${BENCH_IDLE_CONNS:-10000}
 WORKERS=2
 CLK_TCK=$(getconf CLK_TCK)
-
-die() {
-	echo "bench: $*" >&2
-	BROKE=1
-	exit 1
-}
 
 for tool in wrk cc; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool is required"
@@ -57,7 +53,6 @@ for p in ${BENCH_PROXIES:-shunt nginx haproxy}; do
 	esac
 done
 PROXIES=${PROXIES# }
-PATH=$PATH:/usr/sbin
 
 # 10,000 idle connections plus upstream ones need more than 1024 fds; every
 # process started below inherits this.  Raising the hard limit needs
@@ -68,65 +63,9 @@ NOFILE=$(ulimit -n)
 [ "$NOFILE" -ge $((IDLE_N + 2000)) ] ||
     die "open files limit $NOFILE is too low for $IDLE_N idle connections (BENCH_IDLE_CONNS)"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/shunt-bench.XXXXXX")
-BG_PIDS=""
-BROKE=0
-IDLE_PIDS=""
-
-cleanup() {
-	for pid in $IDLE_PIDS; do kill "$pid" 2>/dev/null; done
-	for pid in $BG_PIDS; do
-		kill -TERM "$pid" 2>/dev/null
-	done
-	for pid in $BG_PIDS; do
-		i=0
-		while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 100 ]; do
-			sleep 0.05
-			i=$((i + 1))
-		done
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
-	if [ "$BROKE" -ne 0 ] || [ "${BENCH_KEEP:-0}" = 1 ]; then
-		echo "bench: kept $TMP"
-	else
-		rm -rf "$TMP"
-	fi
-}
-trap cleanup EXIT
-trap 'BROKE=1; exit 1' INT TERM
-
-# free_port VAR: set VAR to a TCP port nothing listens on (below the
-# ephemeral range, and not one handed out before).
-USED_PORTS=""
-free_port() {
-	while :; do
-		fp=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
-		fp=$((fp % 20000 + 10000))
-		case " $USED_PORTS " in *" $fp "*) continue ;; esac
-		if ! grep -qi ":$(printf '%04X' "$fp") " /proc/net/tcp \
-		    /proc/net/tcp6 2>/dev/null; then
-			USED_PORTS="$USED_PORTS $fp"
-			eval "$1=$fp"
-			return
-		fi
-	done
-}
-
-wait_port() {
-	i=0
-	while ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
-		i=$((i + 1))
-		[ "$i" -gt 200 ] && return 1
-		sleep 0.05
-	done
-}
+EXTRA_PIDS=""
 
 # --- /proc helpers --------------------------------------------------------
-
-children_of() {
-	cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . | sort -n
-}
 
 # all_pids PROXY: master and workers (haproxy: its one process).
 all_pids() {
@@ -141,16 +80,6 @@ worker_pids() {
 	local m
 	eval "m=\$PID_$1"
 	if [ "$1" = haproxy ]; then echo "$m"; else children_of "$m"; fi
-}
-
-# cpu_ticks PID...: utime + stime summed, in clock ticks.
-cpu_ticks() {
-	local t=0 p v
-	for p in "$@"; do
-		v=$(sed 's/^.*) //' /proc/"$p"/stat 2>/dev/null | awk '{print $12 + $13}')
-		t=$((t + ${v:-0}))
-	done
-	echo "$t"
 }
 
 # status_kb FIELD PID...: sum of FIELD (kB) from /proc/PID/status.
@@ -308,12 +237,12 @@ echo "shunt bench: $(nproc) CPUs, backend -T $BACKEND_T, $WORKERS workers per pr
 
 : > "$TMP/idle.tsv"
 # idle_batch PROXY PORT N TAG: start idle_conns in the background, wait for it
-# to report "ready"; sets IDLE_OK and IDLE_FAILED and appends to IDLE_PIDS.
+# to report "ready"; sets IDLE_OK and IDLE_FAILED and appends to EXTRA_PIDS.
 idle_batch() {
 	local i=0 out=$TMP/idle.$1.$4.out
 	"$TMP/idle_conns" 127.0.0.1 "$2" "$3" '/?size=64' 120 > "$out" \
 	    2>"$TMP/idle.$1.$4.err" &
-	IDLE_PIDS="$IDLE_PIDS $!"
+	EXTRA_PIDS="$EXTRA_PIDS $!"
 	while ! grep -q '^ready' "$out" 2>/dev/null; do
 		i=$((i + 1))
 		[ "$i" -gt 1400 ] && die "idle_conns against $1 did not finish"
@@ -321,7 +250,7 @@ idle_batch() {
 	done
 	read -r _ IDLE_OK IDLE_FAILED < <(grep '^ready' "$out")
 }
-IDLE_PIDS=""
+EXTRA_PIDS=""
 for p in $PROXIES; do
 	eval "port=\$PORT_$p"
 	# Warm up: a few connections, so one-time allocations are in the baseline.
@@ -344,9 +273,9 @@ for p in $PROXIES; do
 	sleep 1
 	# shellcheck disable=SC2086
 	after=$(status_kb_sum VmRSS $w)
-	for pid in $IDLE_PIDS; do kill -TERM "$pid"; done
-	for pid in $IDLE_PIDS; do wait "$pid"; done
-	IDLE_PIDS=""
+	for pid in $EXTRA_PIDS; do kill -TERM "$pid"; done
+	for pid in $EXTRA_PIDS; do wait "$pid"; done
+	EXTRA_PIDS=""
 	alive=$(cat "$TMP/idle.$p.a.out" "$TMP/idle.$p.b.out" |
 	    awk '/^alive/ {s += $2} END {print s + 0}')
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "$before" "$mid" "$after" \
@@ -355,13 +284,6 @@ for p in $PROXIES; do
 done
 
 # --- throughput and latency --------------------------------------------------
-
-to_us() {
-	awk -v v="$1" 'BEGIN { n = v + 0; m = 1
-	    if (v ~ /us$/) m = 1; else if (v ~ /ms$/) m = 1000
-	    else if (v ~ /m$/) m = 60000000; else if (v ~ /s$/) m = 1000000
-	    printf "%.0f", n * m }'
-}
 
 SCENARIOS="ka64 ka16k close64"
 scen_path() {
@@ -442,12 +364,6 @@ done
 
 # --- report ------------------------------------------------------------------
 
-median() {
-	sort -g | awk '{a[NR] = $1} END {
-	    if (NR == 0) print "nan"
-	    else if (NR % 2) print a[(NR + 1) / 2]
-	    else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
 col() { # col SCEN PROXY COLUMN -> values of that column
 	awk -F'\t' -v s="$1" -v p="$2" -v c="$3" '$1 == s && $2 == p {print $c}' \
 	    "$TMP/results.tsv"
@@ -462,7 +378,6 @@ stat() { # stat SCEN PROXY rps|p50|p99|cpu|hwm|errs
 	errs) col "$1" "$2" 9 | awk '{s += $1} END {print s + 0}' ;;
 	esac
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 verdict() { # verdict VALUE OP LIMIT
 	awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
 	    if (v == "n/a") { print "n/a"; exit }
@@ -556,7 +471,7 @@ for f in nginx/error.log haproxy.err backend.err; do
 done
 
 # --- then the scenarios with their own setups, each after a clean slate -------
-cleanup
+bench_cleanup
 trap - EXIT
 # TLS on both sides (BENCH_TLS=0 skips it).
 if [ "${BENCH_TLS:-1}" != 0 ]; then

@@ -19,6 +19,8 @@ set -u
 : "${SHUNT_BINARY:?SHUNT_BINARY must name the shunt binary}"
 : "${SHUNT_BACKEND:?SHUNT_BACKEND must name the test backend}"
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+BENCH_NAME="bench-tls"
+. "$BENCH_DIR/lib.sh"
 
 DUR=${BENCH_SECONDS:-5}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -32,14 +34,6 @@ CLK_TCK=$(getconf CLK_TCK)
 # defaults on every side.
 CIPHERS='ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL'
 
-BROKE=0
-die() {
-	echo "bench tls: $*" >&2
-	BROKE=1
-	exit 1
-}
-
-PATH=$PATH:/usr/sbin
 for tool in wrk openssl curl; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool is required"
 done
@@ -50,65 +44,7 @@ fi
 [ -x "$SHUNT_BINARY" ] || die "no shunt binary at $SHUNT_BINARY"
 [ -x "$SHUNT_BACKEND" ] || die "no test backend at $SHUNT_BACKEND"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/shunt-bench-tls.XXXXXX")
-BG_PIDS=""
 
-cleanup() {
-	for pid in $BG_PIDS; do kill -TERM "$pid" 2>/dev/null; done
-	for pid in $BG_PIDS; do
-		i=0
-		while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 100 ]; do
-			sleep 0.05
-			i=$((i + 1))
-		done
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
-	if [ "$BROKE" -ne 0 ] || [ "${BENCH_KEEP:-0}" = 1 ]; then
-		echo "bench tls: kept $TMP"
-	else
-		rm -rf "$TMP"
-	fi
-}
-trap cleanup EXIT
-trap 'BROKE=1; exit 1' INT TERM
-
-USED_PORTS=""
-free_port() {
-	while :; do
-		fp=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
-		fp=$((fp % 20000 + 10000))
-		case " $USED_PORTS " in *" $fp "*) continue ;; esac
-		if ! grep -qi ":$(printf '%04X' "$fp") " /proc/net/tcp \
-		    /proc/net/tcp6 2>/dev/null; then
-			USED_PORTS="$USED_PORTS $fp"
-			eval "$1=$fp"
-			return
-		fi
-	done
-}
-
-wait_port() {
-	i=0
-	while ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
-		i=$((i + 1))
-		[ "$i" -gt 200 ] && return 1
-		sleep 0.05
-	done
-}
-
-children_of() {
-	cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . | sort -n
-}
-
-cpu_ticks() {
-	local t=0 p v
-	for p in "$@"; do
-		v=$(sed 's/^.*) //' /proc/"$p"/stat 2>/dev/null | awk '{print $12 + $13}')
-		t=$((t + ${v:-0}))
-	done
-	echo "$t"
-}
 
 # --- certificates, backend, proxies -------------------------------------------
 
@@ -226,13 +162,6 @@ echo "shunt TLS bench: $(nproc) CPUs, TLS backend -T $BACKEND_T, $WORKERS worker
 
 # --- runs ------------------------------------------------------------------------
 
-to_us() {
-	awk -v v="$1" 'BEGIN { n = v + 0; m = 1
-	    if (v ~ /us$/) m = 1; else if (v ~ /ms$/) m = 1000
-	    else if (v ~ /m$/) m = 60000000; else if (v ~ /s$/) m = 1000000
-	    printf "%.0f", n * m }'
-}
-
 SCENARIOS="tls64 tls16k"
 scen_path() {
 	case $1 in
@@ -303,12 +232,6 @@ done
 
 # --- report --------------------------------------------------------------------------
 
-median() {
-	sort -g | awk '{a[NR] = $1} END {
-	    if (NR == 0) print "nan"
-	    else if (NR % 2) print a[(NR + 1) / 2]
-	    else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
 col() {
 	awk -F'\t' -v s="$1" -v p="$2" -v c="$3" '$1 == s && $2 == p {print $c}' \
 	    "$TMP/results.tsv"
@@ -322,7 +245,6 @@ stat() {
 	errs) col "$1" "$2" 8 | awk '{s += $1} END {print s + 0}' ;;
 	esac
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 
 report() {
 	printf '%-22s %-8s %10s %9s %9s %9s %6s\n' scenario proxy 'req/s' p50 p99 \

@@ -57,43 +57,13 @@ files_under() {
 	find "$1" ! -type d 2>/dev/null | sort
 }
 
-# run CMD...: $out (stdout+stderr) and $rc, bounded in time.
-run() {
-	out=$(timeout 60 "$@" 2>&1)
-	rc=$?
-}
+# The init script waits for a graceful stop: give it time.
+RUN_TIMEOUT=60
 
 # initd ACTION: the installed init script; $out and $rc.
 initd() {
 	run "$initd" "$@"
 	echo "# init.d/shunt $*: $rc: $(echo "$out" | tr '\n' ' ')"
-}
-
-# wait_until TENTHS COMMAND...: poll COMMAND every 0.1 s, at most TENTHS
-# times.
-wait_until() {
-	wu_n=$1
-	shift
-	while [ "$wu_n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		wu_n=$((wu_n - 1))
-	done
-	return 1
-}
-
-alive() {
-	[ -r "/proc/$1/stat" ] || return 1
-	case $(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) in
-	Z*|X*|"") return 1 ;;
-	esac
-}
-
-gone() {
-	for g_pid in "$@"; do
-		alive "$g_pid" && return 1
-	done
-	return 0
 }
 
 # backend: the X-Backend header of a request through shunt ("" if none).
@@ -316,7 +286,7 @@ fi
 workers=$(pgrep -P "$master")
 initd stop
 expect_eq "stop exits 0" "$rc" 0
-check "stop: the master and its workers are gone" gone "$master" $workers
+check "stop: the master and its workers are gone" none_alive "$master" $workers
 check "stop: the pid file is removed" test ! -e "$pidfile"
 initd status
 expect_eq "status after stop: 3" "$rc" 3
@@ -358,12 +328,12 @@ expect_eq "restart exits 0" "$rc" 0
 pid_of "$pidfile"
 new=$pid
 check "restart: a new master serves" test -n "$new" -a "$new" != "$master"
-check "restart: the old master is gone" gone "$master"
+check "restart: the old master is gone" none_alive "$master"
 expect_eq "restart: requests go through" "$(backend)" b2
 master=$new
 initd stop
 expect_eq "stop after restart exits 0" "$rc" 0
-check "the master is gone" gone "$master"
+check "the master is gone" none_alive "$master"
 
 # pid_file from the config: start, status and stop all use it.
 cpid=$run/sub/custom.pid
@@ -378,7 +348,7 @@ initd status
 expect_eq "status finds it through the config: 0" "$rc" 0
 initd stop
 expect_eq "stop exits 0" "$rc" 0
-check "stop through the config's pid_file" gone "$master"
+check "stop through the config's pid_file" none_alive "$master"
 
 echo '{' > "$conf"
 initd start

@@ -210,9 +210,10 @@ none_alive() {
 	return 0
 }
 
-# run CMD...: sets $out (stdout+stderr) and $rc, bounded in time.
+# run CMD...: sets $out (stdout+stderr) and $rc, bounded by RUN_TIMEOUT
+# seconds (10).
 run() {
-	out=$(timeout 10 "$@" 2>&1)
+	out=$(timeout "${RUN_TIMEOUT:-10}" "$@" 2>&1)
 	rc=$?
 }
 

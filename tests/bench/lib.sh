@@ -1,0 +1,106 @@
+# lib.sh: what the benchmark scripts share.  Source it after setting
+# BENCH_NAME (for messages and the temp dir); it makes $TMP, stops every pid
+# in $BG_PIDS on exit (and those in $EXTRA_PIDS, for processes whose
+# parent had to be killed), and keeps $TMP when something broke or
+# BENCH_KEEP=1.
+
+PATH=$PATH:/usr/sbin
+BROKE=0
+BG_PIDS=""
+EXTRA_PIDS=""
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/shunt-$BENCH_NAME.XXXXXX")
+
+die() {
+	echo "$BENCH_NAME: $*" >&2
+	BROKE=1
+	exit 1
+}
+
+# stop_pids PID...: SIGCONT (for frozen ones), TERM, wait (bounded), KILL.
+stop_pids() {
+	local pid i
+	for pid in "$@"; do
+		kill -CONT "$pid" 2>/dev/null
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "$@"; do
+		i=0
+		while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 100 ]; do
+			sleep 0.05
+			i=$((i + 1))
+		done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+}
+
+bench_cleanup() {
+	# shellcheck disable=SC2086
+	stop_pids $BG_PIDS $EXTRA_PIDS
+	if [ "$BROKE" -ne 0 ] || [ "${BENCH_KEEP:-0}" = 1 ]; then
+		echo "$BENCH_NAME: kept $TMP"
+	else
+		rm -rf "$TMP"
+	fi
+}
+trap bench_cleanup EXIT
+trap 'BROKE=1; exit 1' INT TERM
+
+# free_port VAR: set VAR to a TCP port nothing listens on (below the
+# ephemeral range, and not one handed out before).
+USED_PORTS=""
+free_port() {
+	local fp
+	while :; do
+		fp=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+		fp=$((fp % 20000 + 10000))
+		case " $USED_PORTS " in *" $fp "*) continue ;; esac
+		if ! grep -qi ":$(printf '%04X' "$fp") " /proc/net/tcp \
+		    /proc/net/tcp6 2>/dev/null; then
+			USED_PORTS="$USED_PORTS $fp"
+			eval "$1=$fp"
+			return
+		fi
+	done
+}
+
+# wait_port PORT: until something accepts on 127.0.0.1:PORT (10 s).
+wait_port() {
+	local i=0
+	while ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+		i=$((i + 1))
+		[ "$i" -gt 200 ] && return 1
+		sleep 0.05
+	done
+}
+
+children_of() {
+	cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . | sort -n
+}
+
+# cpu_ticks PID...: utime + stime summed, in clock ticks.
+cpu_ticks() {
+	local t=0 p v
+	for p in "$@"; do
+		v=$(sed 's/^.*) //' /proc/"$p"/stat 2>/dev/null | awk '{print $12 + $13}')
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+
+# to_us DURATION: wrk's "1.23ms" in microseconds.
+to_us() {
+	awk -v v="$1" 'BEGIN { n = v + 0; m = 1
+	    if (v ~ /us$/) m = 1; else if (v ~ /ms$/) m = 1000
+	    else if (v ~ /m$/) m = 60000000; else if (v ~ /s$/) m = 1000000
+	    printf "%.0f", n * m }'
+}
+
+median() {
+	sort -g | awk '{a[NR] = $1} END {
+	    if (NR == 0) print "nan"
+	    else if (NR % 2) print a[(NR + 1) / 2]
+	    else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
