@@ -235,7 +235,7 @@ conn_update_timer(struct conn *c)
 			(void)loop_timer_set(w->loop, &c->timer,
 			    lim->body_timeout_ms);
 		else if (!r->body_done && r->up != NULL &&
-		    r->up->state == UP_ACTIVE && buf_used(&r->up_out) == 0 &&
+		    r->up->state == UP_ACTIVE && proxy_unsent(r) == 0 &&
 		    buf_used(&c->in) == 0)
 			(void)loop_timer_set(w->loop, &c->timer,
 			    lim->body_timeout_ms);
@@ -335,11 +335,10 @@ conn_start_request(struct conn *c, size_t end)
 	bool		 complete;
 	int		 status;
 
-	if ((r = calloc(1, sizeof(*r))) == NULL) {
+	if ((r = proxy_new(c)) == NULL) {
 		conn_close(c);
 		return;
 	}
-	r->c = c;
 	r->start_ms = c->head_start_ms;
 	r->bytes_at_start = c->bytes_out;
 	llhttp_init(&r->parser, HTTP_REQUEST, &w->req_settings);

@@ -11,6 +11,14 @@
 #include "buf.h"
 #include "http.h"
 
+/*
+ * Storage of a request head: the first allocation is large enough for
+ * most heads, and a spare request keeps what is not unusually large.
+ */
+#define HTTP_RAW_MIN		1024
+#define HTTP_RAW_KEEP		4096
+#define HTTP_FIELDS_KEEP	64
+
 /* What the head callbacks fill; parser->data points at it. */
 struct http_head_ctx {
 	const char		*raw;
@@ -264,45 +272,102 @@ http_has_connection(const char *raw, const struct http_field *fields,
 	return false;
 }
 
-/* "name: value\r\n" with plain copies: no printf on the request path. */
-static int
-http_append_field(struct buf *out, const char *raw, const struct http_field *f)
+/*
+ * The head builders below size their output once and then write with
+ * plain copies through a cursor: no printf and no bounds check per piece
+ * on the request path.  Each writes at most its *_head_bound().
+ */
+static inline char *
+http_put(char *p, const void *data, size_t len)
 {
-	if (buf_reserve(out, f->name_len + f->value_len + 4) == -1)
-		return -1;
-	memcpy(out->data + out->len, raw + f->name_off, f->name_len);
-	out->len += f->name_len;
-	out->data[out->len++] = ':';
-	out->data[out->len++] = ' ';
-	memcpy(out->data + out->len, raw + f->value_off, f->value_len);
-	out->len += f->value_len;
-	out->data[out->len++] = '\r';
-	out->data[out->len++] = '\n';
-	return 0;
+	memcpy(p, data, len);
+	return p + len;
 }
 
-#define BUF_LIT(b, lit)	buf_append((b), (lit), sizeof(lit) - 1)
+#define HTTP_PUT_LIT(p, lit)	http_put((p), (lit), sizeof(lit) - 1)
+
+/* "name: value\r\n" */
+static char *
+http_put_field(char *p, const char *raw, const struct http_field *f)
+{
+	p = http_put(p, raw + f->name_off, f->name_len);
+	*p++ = ':';
+	*p++ = ' ';
+	p = http_put(p, raw + f->value_off, f->value_len);
+	*p++ = '\r';
+	*p++ = '\n';
+	return p;
+}
+
+/* Header names the builders act on, told apart by length first. */
+enum http_name {
+	HTTP_NAME_OTHER,
+	HTTP_NAME_EXPECT,
+	HTTP_NAME_XFF,		/* X-Forwarded-For */
+	HTTP_NAME_XFP,		/* X-Forwarded-Proto */
+	HTTP_NAME_TE,		/* Transfer-Encoding */
+};
+
+static enum http_name
+http_name_kind(const char *raw, const struct http_field *f)
+{
+	const char	*n = raw + f->name_off;
+
+	switch (f->name_len) {
+	case 6:
+		if (strncasecmp(n, "expect", 6) == 0)
+			return HTTP_NAME_EXPECT;
+		break;
+	case 15:
+		if (strncasecmp(n, "x-forwarded-for", 15) == 0)
+			return HTTP_NAME_XFF;
+		break;
+	case 17:
+		if (strncasecmp(n, "x-forwarded-proto", 17) == 0)
+			return HTTP_NAME_XFP;
+		if (strncasecmp(n, "transfer-encoding", 17) == 0)
+			return HTTP_NAME_TE;
+		break;
+	}
+	return HTTP_NAME_OTHER;
+}
 
 int
 http_parse_request(llhttp_t *parser, struct http_req_head *h,
-    const char *raw, size_t len, const struct cfg_limits *lim,
+    const char *raw_in, size_t len, const struct cfg_limits *lim,
     bool *complete)
 {
 	struct http_head_ctx	 ctx;
+	struct http_field	*fields;
 	llhttp_errno_t		 rc;
-	size_t			 i;
+	size_t			 i, raw_cap, cap;
+	char			*raw;
 	int			 hosts = 0;
 
 	*complete = false;
+	raw_cap = h->raw_cap;
+	fields = h->fields;
+	cap = h->cap;
+	raw = h->raw;
 	memset(h, 0, sizeof(*h));
 	h->host_field = -1;
-	if ((h->raw = malloc(len)) == NULL)
-		return 500;
-	memcpy(h->raw, raw, len);
+	h->fields = fields;
+	h->cap = cap;
+	if (raw_cap < len) {
+		free(raw);
+		raw_cap = len < HTTP_RAW_MIN ? HTTP_RAW_MIN : len;
+		if ((raw = malloc(raw_cap)) == NULL)
+			return 500;
+	}
+	h->raw = raw;
+	h->raw_cap = raw_cap;
+	memcpy(h->raw, raw_in, len);
 	h->raw_len = len;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.raw = h->raw;
+	ctx.fields = h->fields;
+	ctx.cap = h->cap;
 	ctx.max = lim->max_headers;
 	parser->data = &ctx;
 	rc = llhttp_execute(parser, h->raw, len);
@@ -377,6 +442,32 @@ http_req_head_free(struct http_req_head *h)
 	h->host_field = -1;
 }
 
+void
+http_req_head_keep(struct http_req_head *h)
+{
+	char			*raw = h->raw;
+	struct http_field	*fields = h->fields;
+	size_t			 raw_cap = h->raw_cap, cap = h->cap;
+
+	/* One huge head must not stay pinned to a spare request. */
+	if (raw_cap > HTTP_RAW_KEEP) {
+		free(raw);
+		raw = NULL;
+		raw_cap = 0;
+	}
+	if (cap > HTTP_FIELDS_KEEP) {
+		free(fields);
+		fields = NULL;
+		cap = 0;
+	}
+	memset(h, 0, sizeof(*h));
+	h->host_field = -1;
+	h->raw = raw;
+	h->raw_cap = raw_cap;
+	h->fields = fields;
+	h->cap = cap;
+}
+
 bool
 http_method_idempotent(const struct http_req_head *h)
 {
@@ -419,58 +510,78 @@ http_request_host(const struct http_req_head *h, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
+/*
+ * The most http_build_upstream_head() writes: every field of the head at
+ * most once with at most one byte more than it took in the head ("a:b"
+ * becomes "a: b"), and the lines it adds.
+ */
+static size_t
+http_upstream_head_bound(const struct http_req_head *h, const char *client,
+    const struct cfg_peer *peer)
+{
+	return h->raw_len + h->nfields + strlen(client) +
+	    strlen(peer->addr.text) + sizeof(" HTTP/1.1\r\n") +
+	    sizeof("Host: \r\n") + sizeof("X-Forwarded-For: , ") +
+	    sizeof("\r\nX-Forwarded-Proto: https\r\n") +
+	    sizeof("Connection: close\r\n") + sizeof("\r\n");
+}
+
 int
 http_build_upstream_head(struct buf *out, const struct http_req_head *h,
     const char *client, bool https, const struct cfg_peer *peer,
     bool keepalive)
 {
 	const struct http_field	*f;
+	enum http_name		 kind;
 	size_t			 i;
 	int			 xff = 0;
 	bool			 has_conn;
+	char			*p;
 
-	has_conn = http_has_connection(h->raw, h->fields, h->nfields);
-	if (buf_append(out, h->raw, h->method_len + 1) == -1 ||
-	    buf_append(out, h->raw + h->url_off, h->url_len) == -1 ||
-	    BUF_LIT(out, " HTTP/1.1\r\n") == -1)
+	if (buf_reserve(out, http_upstream_head_bound(h, client, peer)) == -1)
 		return -1;
+	p = out->data + out->len;
+	has_conn = http_has_connection(h->raw, h->fields, h->nfields);
+	p = http_put(p, h->raw, h->method_len + 1);
+	p = http_put(p, h->raw + h->url_off, h->url_len);
+	p = HTTP_PUT_LIT(p, " HTTP/1.1\r\n");
 	for (i = 0; i < h->nfields; i++) {
 		f = &h->fields[i];
-		if (http_is_hop(h->raw, h->fields, h->nfields, f, has_conn) ||
-		    http_name_is(h->raw, f, "x-forwarded-proto") ||
-		    (h->expect_continue && http_name_is(h->raw, f, "expect")))
+		if (http_is_hop(h->raw, h->fields, h->nfields, f, has_conn))
 			continue;
-		if (http_name_is(h->raw, f, "x-forwarded-for")) {
+		kind = http_name_kind(h->raw, f);
+		if (kind == HTTP_NAME_XFP ||
+		    (kind == HTTP_NAME_EXPECT && h->expect_continue))
+			continue;
+		if (kind == HTTP_NAME_XFF) {
 			/* Joined into one field below, client last. */
 			xff++;
 			continue;
 		}
-		if (http_append_field(out, h->raw, f) == -1)
-			return -1;
+		p = http_put_field(p, h->raw, f);
 	}
-	if (h->host_field < 0 && (BUF_LIT(out, "Host: ") == -1 ||
-	    buf_append(out, peer->addr.text, strlen(peer->addr.text)) == -1 ||
-	    BUF_LIT(out, "\r\n") == -1))
-		return -1;
-	if (BUF_LIT(out, "X-Forwarded-For: ") == -1)
-		return -1;
+	if (h->host_field < 0) {
+		p = HTTP_PUT_LIT(p, "Host: ");
+		p = http_put(p, peer->addr.text, strlen(peer->addr.text));
+		p = HTTP_PUT_LIT(p, "\r\n");
+	}
+	p = HTTP_PUT_LIT(p, "X-Forwarded-For: ");
 	for (i = 0; xff > 0 && i < h->nfields; i++) {
 		f = &h->fields[i];
-		if (!http_name_is(h->raw, f, "x-forwarded-for") ||
-		    f->value_len == 0)
+		if (f->value_len == 0 ||
+		    http_name_kind(h->raw, f) != HTTP_NAME_XFF)
 			continue;
-		if (buf_append(out, h->raw + f->value_off, f->value_len) ==
-		    -1 || BUF_LIT(out, ", ") == -1)
-			return -1;
+		p = http_put(p, h->raw + f->value_off, f->value_len);
+		p = HTTP_PUT_LIT(p, ", ");
 	}
-	if (buf_append(out, client, strlen(client)) == -1)
-		return -1;
-	if ((https ? BUF_LIT(out, "\r\nX-Forwarded-Proto: https\r\n") :
-	    BUF_LIT(out, "\r\nX-Forwarded-Proto: http\r\n")) == -1)
-		return -1;
-	if (!keepalive && BUF_LIT(out, "Connection: close\r\n") == -1)
-		return -1;
-	return BUF_LIT(out, "\r\n");
+	p = http_put(p, client, strlen(client));
+	p = https ? HTTP_PUT_LIT(p, "\r\nX-Forwarded-Proto: https\r\n") :
+	    HTTP_PUT_LIT(p, "\r\nX-Forwarded-Proto: http\r\n");
+	if (!keepalive)
+		p = HTTP_PUT_LIT(p, "Connection: close\r\n");
+	p = HTTP_PUT_LIT(p, "\r\n");
+	out->len = (size_t)(p - out->data);
+	return 0;
 }
 
 int
@@ -520,28 +631,37 @@ http_build_response_head(struct buf *out, const char *raw, size_t len,
 	const char		*eol;
 	size_t			 i;
 	bool			 has_conn;
+	char			*p;
 
-	/* The status line as received, but always HTTP/1.1. */
 	eol = memchr(raw, '\r', len);
-	if (eol == NULL || eol - raw < 12 || BUF_LIT(out, "HTTP/1.1") == -1 ||
-	    buf_append(out, raw + 8, (size_t)(eol - raw) - 8) == -1 ||
-	    BUF_LIT(out, "\r\n") == -1)
+	if (eol == NULL || eol - raw < 12)
 		return -1;
+	/* Every field at most once, one byte longer at most, and our line. */
+	if (buf_reserve(out, len + info->nfields +
+	    sizeof("Connection: keep-alive\r\n\r\n")) == -1)
+		return -1;
+	p = out->data + out->len;
+	/* The status line as received, but always HTTP/1.1. */
+	p = HTTP_PUT_LIT(p, "HTTP/1.1");
+	p = http_put(p, raw + 8, (size_t)(eol - raw) - 8);
+	p = HTTP_PUT_LIT(p, "\r\n");
 	has_conn = http_has_connection(raw, info->fields, info->nfields);
 	for (i = 0; i < info->nfields; i++) {
 		f = &info->fields[i];
 		if (http_is_hop(raw, info->fields, info->nfields, f, has_conn))
 			continue;
-		if (dechunk && http_name_is(raw, f, "transfer-encoding"))
+		if (dechunk && http_name_kind(raw, f) == HTTP_NAME_TE)
 			continue;
-		if (http_append_field(out, raw, f) == -1)
-			return -1;
+		p = http_put_field(p, raw, f);
 	}
 	if (close)
-		return BUF_LIT(out, "Connection: close\r\n\r\n");
-	if (client_10)
-		return BUF_LIT(out, "Connection: keep-alive\r\n\r\n");
-	return BUF_LIT(out, "\r\n");
+		p = HTTP_PUT_LIT(p, "Connection: close\r\n\r\n");
+	else if (client_10)
+		p = HTTP_PUT_LIT(p, "Connection: keep-alive\r\n\r\n");
+	else
+		p = HTTP_PUT_LIT(p, "\r\n");
+	out->len = (size_t)(p - out->data);
+	return 0;
 }
 
 const char *

@@ -26,7 +26,8 @@
 int	http_head_end(const char *p, size_t len, size_t *scan, size_t *end);
 
 /*
- * Parse the request head raw[0, len) into h (which takes a copy of it)
+ * Parse the request head raw[0, len) into h (which takes a copy of it,
+ * into the storage h still has from an earlier head if it is large enough)
  * with parser, set up by the caller with the worker's req_settings and
  * left ready for the body.  *complete says the message ended with its
  * head.  Returns 0, or the status to answer with (400, 413, 431, 501, 505).
@@ -35,6 +36,8 @@ int	http_parse_request(llhttp_t *parser, struct http_req_head *h,
 	    const char *raw, size_t len, const struct cfg_limits *lim,
 	    bool *complete);
 void	http_req_head_free(struct http_req_head *h);
+/* Forget the parse, keep modest storage for the next head: 0 storage. */
+void	http_req_head_keep(struct http_req_head *h);
 
 /* True for GET, HEAD, OPTIONS, TRACE, PUT and DELETE (DESIGN.md §4.3). */
 bool	http_method_idempotent(const struct http_req_head *h);

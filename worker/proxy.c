@@ -40,10 +40,15 @@ proxy_route(struct req *r)
 	const char			*path = r->head.raw + r->head.url_off;
 	char				 host[256];
 	size_t				 i;
+	bool				 have_host = false;
 
-	http_request_host(&r->head, host, sizeof(host));
 	for (i = 0; i < l->nroutes; i++) {
 		rt = &l->routes[i];
+		/* Lower-cased once, and only when a route asks for it. */
+		if (rt->host != NULL && !have_host) {
+			http_request_host(&r->head, host, sizeof(host));
+			have_host = true;
+		}
 		if (rt->host != NULL && strcmp(rt->host, host) != 0)
 			continue;
 		if (rt->path_prefix != NULL && (strlen(rt->path_prefix) >
@@ -204,11 +209,11 @@ proxy_next_try(struct req *r, bool fresh)
 	bal_start(&r->pool->bal, bp);
 
 	/* Everything the peer gets: the head and the body read so far. */
+	r->up_head_off = 0;
 	r->up_out.off = r->up_out.len = 0;
 	r->up_sent_any = false;
 	r->up_sent_all = false;
-	if (buf_append(&r->up_out, r->up_head.data, r->up_head.len) == -1 ||
-	    buf_append(&r->up_out, r->replay.data, r->replay.len) == -1) {
+	if (buf_append(&r->up_out, r->replay.data, r->replay.len) == -1) {
 		proxy_release_up(r, false);
 		proxy_answer(r, 500);
 		return 0;
@@ -422,17 +427,27 @@ proxy_pull_body(struct req *r)
 	return 1;
 }
 
-/* up_out to the peer. */
+/* The rest of the head, then up_out, to the peer. */
 static int
 proxy_send(struct req *r)
 {
 	struct upstream	*up = r->up;
-	struct iovec	 iov;
+	struct iovec	 iov[2];
+	size_t		 head_left, want, sent;
 	ssize_t		 n;
+	int		 niov = 0;
 
-	iov.iov_base = buf_start(&r->up_out);
-	iov.iov_len = buf_used(&r->up_out);
-	n = io_writev(&up->io, &iov, 1);
+	head_left = r->up_head.len - r->up_head_off;
+	if (head_left > 0) {
+		iov[niov].iov_base = r->up_head.data + r->up_head_off;
+		iov[niov++].iov_len = head_left;
+	}
+	if (buf_used(&r->up_out) > 0) {
+		iov[niov].iov_base = buf_start(&r->up_out);
+		iov[niov++].iov_len = buf_used(&r->up_out);
+	}
+	want = head_left + buf_used(&r->up_out);
+	n = io_writev(&up->io, iov, niov);
 	if (n == -1) {
 		if (errno == EAGAIN) {
 			up->writable = false;
@@ -445,10 +460,12 @@ proxy_send(struct req *r)
 		    FAIL_WRITE_ERROR, "sending the request");
 	}
 	r->up_sent_any = true;
-	buf_consume(&r->up_out, (size_t)n);
-	if ((size_t)n < iov.iov_len)
+	sent = (size_t)n < head_left ? (size_t)n : head_left;
+	r->up_head_off += sent;
+	buf_consume(&r->up_out, (size_t)n - sent);
+	if ((size_t)n < want)
 		up->writable = false;
-	if (buf_used(&r->up_out) == 0 && r->body_done)
+	if (proxy_unsent(r) == 0 && r->body_done)
 		r->up_sent_all = true;
 	return 1;
 }
@@ -608,7 +625,7 @@ proxy_timers(struct req *r)
 	if (up == NULL || up->state != UP_ACTIVE)
 		return;
 	peer = up->wp->cfg;
-	if (buf_used(&r->up_out) > 0 && !up->writable) {
+	if (proxy_unsent(r) > 0 && !up->writable) {
 		if (!loop_timer_armed(&up->timer) ||
 		    up->timer_kind != FAIL_WRITE_ERROR) {
 			up->timer_kind = FAIL_WRITE_ERROR;
@@ -654,12 +671,12 @@ proxy_run(struct req *r)
 		progress = 0;
 		up = r->up;
 		if (up != NULL && up->state == UP_ACTIVE) {
-			if (!r->body_done && buf_used(&r->up_out) == 0) {
+			if (!r->body_done && proxy_unsent(r) == 0) {
 				if ((rc = proxy_pull_body(r)) == -1)
 					return;
 				progress |= rc;
 			}
-			if (r->up != NULL && buf_used(&r->up_out) > 0 &&
+			if (r->up != NULL && proxy_unsent(r) > 0 &&
 			    r->up->writable) {
 				if ((rc = proxy_send(r)) == -1)
 					return;
@@ -850,11 +867,38 @@ proxy_abort(struct req *r)
 	}
 }
 
+/*
+ * Freed requests wait in a short per-worker list, with the storage of
+ * their head, for the next request: allocating them was a tenth of a
+ * keep-alive request's instructions.
+ */
+#define PROXY_SPARE_REQS	32
+
+struct req *
+proxy_new(struct conn *c)
+{
+	struct worker		*w = c->w;
+	struct req		*r;
+	struct http_req_head	 head;
+
+	if ((r = w->spare_reqs) != NULL) {
+		w->spare_reqs = r->next_spare;
+		w->nspare_reqs--;
+		head = r->head;
+		memset(r, 0, sizeof(*r));
+		r->head = head;
+	} else if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->c = c;
+	return r;
+}
+
 void
 proxy_free(struct req *r)
 {
+	struct worker	*w = r->c->w;
+
 	proxy_abort(r);
-	http_req_head_free(&r->head);
 	buf_free(&r->replay);
 	buf_free(&r->up_head);
 	buf_free(&r->up_out);
@@ -863,5 +907,26 @@ proxy_free(struct req *r)
 		free(r->tried);
 	if (r->tries != r->tries_inline)
 		free(r->tries);
+	if (w->nspare_reqs < PROXY_SPARE_REQS) {
+		http_req_head_keep(&r->head);
+		r->next_spare = w->spare_reqs;
+		w->spare_reqs = r;
+		w->nspare_reqs++;
+		return;
+	}
+	http_req_head_free(&r->head);
 	free(r);
+}
+
+void
+proxy_free_spares(struct worker *w)
+{
+	struct req	*r;
+
+	while ((r = w->spare_reqs) != NULL) {
+		w->spare_reqs = r->next_spare;
+		http_req_head_free(&r->head);
+		free(r);
+	}
+	w->nspare_reqs = 0;
 }

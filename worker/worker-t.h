@@ -43,6 +43,7 @@ struct http_field {
 struct http_req_head {
 	char			*raw;		/* the head as received */
 	size_t			 raw_len;
+	size_t			 raw_cap;	/* allocated at raw */
 	uint32_t		 method_len;
 	uint32_t		 url_off, url_len;
 	uint8_t			 method;	/* llhttp_method_t */
@@ -147,7 +148,8 @@ struct req {
 
 	/* towards the upstream */
 	struct buf		 up_head;	/* request head as sent upstream */
-	struct buf		 up_out;	/* what is still to be written */
+	size_t			 up_head_off;	/* of it written in this try */
+	struct buf		 up_out;	/* body bytes still to be written */
 	bool			 up_sent_all;	/* head and whole body written */
 	bool			 up_sent_any;
 	struct upstream		*up;
@@ -175,6 +177,7 @@ struct req {
 	bool			 up_reusable;
 	unsigned		 status;
 	uint64_t		 bytes_at_start; /* conn's bytes_out then */
+	struct req		*next_spare;	/* the worker's spare_reqs */
 };
 
 enum conn_state {
@@ -233,6 +236,8 @@ struct worker {
 	struct store		*store;		/* NULL: health not shared */
 	struct loop_timer	 flush_timer;	/* counters to the store */
 	struct upstream		*orphans;	/* connects left to finish */
+	struct req		*spare_reqs;	/* freed, kept for the next */
+	size_t			 nspare_reqs;
 	llhttp_settings_t	 req_settings;		/* head: fields */
 	llhttp_settings_t	 req_body_settings;	/* body: framing only */
 	llhttp_settings_t	 resp_settings;

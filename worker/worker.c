@@ -21,6 +21,7 @@
 #include "log.h"
 #include "orphan.h"
 #include "peers.h"
+#include "proxy.h"
 #include "tls.h"
 #include "upstream.h"
 #include "worker.h"
@@ -212,6 +213,7 @@ worker_free(struct worker *w)
 
 	while (w->conns != NULL)
 		conn_close(w->conns);
+	proxy_free_spares(w);
 	up_close_idle(w);
 	/* Before the store closes: what they hold goes back to it. */
 	orphan_close_all(w);

@@ -104,3 +104,27 @@ median() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
+
+# paired_ratio FILE SCEN COLUMN: shunt / nginx of COLUMN for SCEN, round by
+# round, from a results file whose columns start "scenario proxy round".
+# Each round runs the two back to back, so the machine's drift over the
+# bench (other tenants, frequency) cancels out of a round's ratio where it
+# does not cancel out of a ratio of two medians taken over different
+# rounds.  Prints "MEDIAN MIN MAX" of the per-round ratios, or "n/a n/a n/a".
+paired_ratio() {
+	awk -F'\t' -v s="$2" -v c="$3" '
+	    $1 == s && $2 == "shunt" { a[$3] = $c }
+	    $1 == s && $2 == "nginx" { b[$3] = $c }
+	    END { for (r in a) if ((r in b) && b[r] + 0 != 0) print a[r] / b[r] }' "$1" |
+	    sort -g | awk '{ v[NR] = $1 } END {
+	    if (NR == 0) { print "n/a n/a n/a"; exit }
+	    m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+	    printf "%.2f %.2f %.2f\n", m, v[1], v[NR] }'
+}
+
+# ratio_text SCEN COLUMN: the paired ratio of $TMP/results.tsv as
+# "1.12x (1.05-1.20)".
+ratio_text() {
+	paired_ratio "$TMP/results.tsv" "$1" "$2" |
+	    awk '{ if ($1 == "n/a") print "  n/a"; else printf "%5sx (%s-%s)", $1, $2, $3 }'
+}

@@ -5,7 +5,7 @@
 #   SHUNT_BINARY=./shunt SHUNT_BACKEND=tests/backend/shunt-testbackend \
 #       bash tests/bench/run.sh            (or: make bench)
 #
-# Environment overrides: BENCH_SECONDS (per run, 5), BENCH_ROUNDS (3),
+# Environment overrides: BENCH_SECONDS (per run, 5), BENCH_ROUNDS (5),
 # BENCH_WRK_THREADS (2), BENCH_WRK_CONNS (50), BENCH_BACKEND_THREADS (1),
 # BENCH_IDLE_CONNS (10000), BENCH_PROXIES ("shunt nginx haproxy"),
 # BENCH_KEEP=1 (keep the temp dir), BENCH_OUT=FILE (also write the table),
@@ -24,7 +24,7 @@ BENCH_NAME=bench
 . "$BENCH_DIR/lib.sh"
 
 DUR=${BENCH_SECONDS:-5}
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 WRK_T=${BENCH_WRK_THREADS:-2}
 WRK_C=${BENCH_WRK_CONNS:-50}
 BACKEND_T=${BENCH_BACKEND_THREADS:-1}
@@ -385,6 +385,10 @@ verdict() { # verdict VALUE OP LIMIT
 	    print ok ? "PASS" : "MISS" }'
 }
 
+# pratio SCEN COLUMN: the median of the per-round shunt / nginx ratios.
+pratio() {
+	paired_ratio "$TMP/results.tsv" "$1" "$2" | awk '{print $1}'
+}
 report() {
 	printf '%-22s %-8s %10s %9s %9s %9s %11s %6s\n' scenario proxy 'req/s' \
 	    p50 p99 'CPU/req' 'peakRSS/wk' errors
@@ -417,19 +421,18 @@ report() {
 	echo
 	case " $PROXIES " in *" shunt "*) ;; *) echo "(no ratios: shunt did not run)"; return ;; esac
 	case " $PROXIES " in *" nginx "*) ;; *) echo "(no ratios: nginx did not run)"; return ;; esac
-	echo "shunt / nginx:"
+	echo "shunt / nginx, round by round (the median of the $ROUNDS rounds' ratios," \
+	    "lowest-highest in brackets):"
 	for s in $SCENARIOS; do
-		rr=$(ratio "$(stat "$s" shunt rps)" "$(stat "$s" nginx rps)")
-		pr=$(ratio "$(stat "$s" shunt p99)" "$(stat "$s" nginx p99)")
-		cr=$(ratio "$(stat "$s" shunt cpu)" "$(stat "$s" nginx cpu)")
-		printf '  %-22s req/s %5sx   p99 %5sx   CPU/req %5sx\n' "$(scen_label "$s")" "$rr" "$pr" "$cr"
+		printf '  %-22s req/s %s   p99 %s   CPU/req %s\n' "$(scen_label "$s")" \
+		    "$(ratio_text "$s" 4)" "$(ratio_text "$s" 6)" "$(ratio_text "$s" 7)"
 	done
 	echo
 	echo "targets (issue \"prefork proxy\"):"
-	rr=$(ratio "$(stat ka64 shunt rps)" "$(stat ka64 nginx rps)")
-	pr=$(ratio "$(stat ka64 shunt p99)" "$(stat ka64 nginx p99)")
-	cr=$(ratio "$(stat ka64 shunt cpu)" "$(stat ka64 nginx cpu)")
-	xr=$(ratio "$(stat close64 shunt rps)" "$(stat close64 nginx rps)")
+	rr=$(pratio ka64 4)
+	pr=$(pratio ka64 6)
+	cr=$(pratio ka64 7)
+	xr=$(pratio close64 4)
 	kib=$(awk -F'\t' '$1 == "shunt" && $5 > 0 {printf "%.2f", ($4 - $2) / $5}' "$TMP/idle.tsv")
 	printf '  %-52s %8s  %s\n' \
 	    "keep-alive 64 B: req/s >= 1.10x nginx" "${rr}x" "$(verdict "$rr" '>=' 1.10)" \

@@ -259,15 +259,13 @@ report() {
 		done
 	done
 	echo
-	echo "shunt / nginx over TLS (medians of $ROUNDS runs; all rounds:" \
-	    "$(col tls64 shunt 4 | tr '\n' ' ')vs $(col tls64 nginx 4 | tr '\n' ' '| sed 's/ $//')):"
+	echo "shunt / nginx over TLS, round by round (the median of the $ROUNDS rounds'" \
+	    "ratios, lowest-highest in brackets):"
 	for s in $SCENARIOS; do
-		printf '  %-22s req/s %5sx   p99 %5sx   CPU/req %5sx\n' "$(scen_label "$s")" \
-		    "$(ratio "$(stat "$s" shunt rps)" "$(stat "$s" nginx rps)")" \
-		    "$(ratio "$(stat "$s" shunt p99)" "$(stat "$s" nginx p99)")" \
-		    "$(ratio "$(stat "$s" shunt cpu)" "$(stat "$s" nginx cpu)")"
+		printf '  %-22s req/s %s   p99 %s   CPU/req %s\n' "$(scen_label "$s")" \
+		    "$(ratio_text "$s" 4)" "$(ratio_text "$s" 6)" "$(ratio_text "$s" 7)"
 	done
-	rr=$(ratio "$(stat tls64 shunt rps)" "$(stat tls64 nginx rps)")
+	rr=$(paired_ratio "$TMP/results.tsv" tls64 4 | awk '{print $1}')
 	echo
 	echo "target (issue \"TLS both ways\"):"
 	printf '  %-52s %8s  %s\n' "TLS keep-alive 64 B: req/s >= 1.00x nginx" "${rr}x" \
