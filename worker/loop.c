@@ -11,6 +11,14 @@
  *
  * Timers form a binary min-heap of pointers into the callers' structures,
  * each timer knowing its heap slot so that cancelling is O(log n).
+ *
+ * Every request moves its connection's and upstream's timers later (header
+ * timeout to keep-alive, read timeout re-armed), so moving later must not
+ * cost a heap walk.  A timer's heap key (deadline, seq) is therefore only a
+ * lower bound of its real (due, due_seq): moving later records the real
+ * one and leaves the heap alone.  timer_first() settles the root before
+ * anything looks at it, so timers still fire and the wait still ends
+ * exactly as if every move had been applied to the heap.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -68,10 +76,11 @@ static unsigned	 loop_from_epoll(uint32_t, unsigned);
 static struct loop_io *loop_io_find(struct loop *, int);
 static int	 loop_io_reserve(struct loop *, int);
 static int	 loop_dispatch(struct loop *, int);
-static int	 loop_timeout(const struct loop *, int);
+static int	 loop_timeout(struct loop *, int);
 static int	 loop_run_timers(struct loop *);
 static bool	 timer_before(const struct loop_timer *,
 		    const struct loop_timer *);
+static struct loop_timer *timer_first(struct loop *);
 static void	 heap_place(struct loop *, struct loop_timer *, size_t);
 static void	 heap_up(struct loop *, size_t);
 static void	 heap_down(struct loop *, size_t);
@@ -302,6 +311,8 @@ loop_timer_init(struct loop_timer *timer, loop_timer_cb *cb, void *arg)
 {
 	timer->deadline = 0;
 	timer->seq = 0;
+	timer->due = 0;
+	timer->due_seq = 0;
 	timer->index = LOOP_TIMER_IDLE;
 	timer->cb = cb;
 	timer->arg = arg;
@@ -382,12 +393,35 @@ heap_remove(struct loop *loop, struct loop_timer *t)
 	}
 }
 
+/*
+ * Every key is at most its timer's real (due, due_seq), so a root whose key
+ * is real is the earliest timer.  A root moved later since it was keyed
+ * goes down to its real place, and the next root is looked at.
+ */
+static struct loop_timer *
+timer_first(struct loop *loop)
+{
+	struct loop_timer	*t;
+
+	while (loop->nheap > 0) {
+		t = loop->heap[0];
+		/* seq is unique to a loop_timer_set() call. */
+		if (t->seq == t->due_seq)
+			return t;
+		t->deadline = t->due;
+		t->seq = t->due_seq;
+		heap_down(loop, 0);
+	}
+	return NULL;
+}
+
 int
 loop_timer_set(struct loop *loop, struct loop_timer *timer,
     uint64_t after_ms)
 {
 	struct loop_timer	**heap;
 	size_t			 cap;
+	uint64_t		 due;
 
 	if (timer->index == LOOP_TIMER_IDLE && loop->nheap == loop->heap_cap) {
 		cap = loop->heap_cap > 0 ? loop->heap_cap * 2 : LOOP_HEAP_MIN;
@@ -401,18 +435,29 @@ loop_timer_set(struct loop *loop, struct loop_timer *timer,
 		loop->heap_cap = cap;
 	}
 
-	timer->deadline = after_ms > UINT64_MAX - loop->now ?
+	due = after_ms > UINT64_MAX - loop->now ?
 	    UINT64_MAX : loop->now + after_ms;
+	timer->due = due;
 	/* A fresh seq also keeps it out of a round of expiry in progress. */
-	timer->seq = loop->timer_seq++;
+	timer->due_seq = loop->timer_seq++;
 	if (timer->index == LOOP_TIMER_IDLE) {
+		timer->deadline = due;
+		timer->seq = timer->due_seq;
 		loop->heap[loop->nheap] = timer;
 		timer->index = loop->nheap++;
 		heap_up(loop, timer->index);
-	} else {
-		assert(timer->index < loop->nheap &&
-		    loop->heap[timer->index] == timer);
-		heap_fix(loop, timer->index);
+		return 0;
+	}
+	assert(timer->index < loop->nheap && loop->heap[timer->index] == timer);
+	/*
+	 * due_seq is the largest seq yet, so (due, due_seq) stays above the
+	 * key whenever due >= deadline: the key is still a lower bound and
+	 * the heap is left as it is.  Only an earlier due lowers the key.
+	 */
+	if (due < timer->deadline) {
+		timer->deadline = due;
+		timer->seq = timer->due_seq;
+		heap_up(loop, timer->index);
 	}
 	return 0;
 }
@@ -460,13 +505,15 @@ loop_set_before_wait(struct loop *loop, loop_hook_cb *cb, void *arg)
 }
 
 static int
-loop_timeout(const struct loop *loop, int max_wait_ms)
+loop_timeout(struct loop *loop, int max_wait_ms)
 {
-	uint64_t	 left, deadline;
+	struct loop_timer	*t;
+	uint64_t		 left, deadline;
 
-	if (loop->nheap == 0)
+	/* A stale root key would wake the loop early for nothing. */
+	if ((t = timer_first(loop)) == NULL)
 		return max_wait_ms < 0 ? -1 : max_wait_ms;
-	deadline = loop->heap[0]->deadline;
+	deadline = t->deadline;
 	left = deadline > loop->now ? deadline - loop->now : 0;
 	if (left > INT_MAX)
 		left = INT_MAX;
@@ -512,13 +559,14 @@ loop_run_timers(struct loop *loop)
 	int			 fired = 0;
 
 	/*
-	 * Timers armed during this round have seq >= seq_end and a deadline
-	 * of at least now, so they sort after every timer that was already
-	 * due: stopping at the first one cannot skip an older due timer, and
-	 * a timer re-arming itself with 0 cannot keep this loop spinning.
+	 * Timers armed or moved during this round have seq >= seq_end and a
+	 * deadline of at least now, so they sort after every timer that was
+	 * already due: stopping at the first one cannot skip an older due
+	 * timer, and a timer re-arming itself with 0 cannot keep this loop
+	 * spinning.  timer_first() makes the root's key real, so a timer
+	 * whose old key was due but that was moved later is not fired.
 	 */
-	while (loop->nheap > 0) {
-		t = loop->heap[0];
+	while ((t = timer_first(loop)) != NULL) {
 		if (t->deadline > now || t->seq >= seq_end)
 			break;
 		heap_remove(loop, t);

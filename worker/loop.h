@@ -118,8 +118,10 @@ typedef void loop_hook_cb(struct loop *loop, void *arg);
  * loop_timer_* functions.
  */
 struct loop_timer {
-	uint64_t	 deadline;	/* loop_now_ms() when due */
-	uint64_t	 seq;		/* arming order: breaks ties */
+	uint64_t	 deadline;	/* heap key: never after due */
+	uint64_t	 seq;		/* heap key: breaks ties */
+	uint64_t	 due;		/* loop_now_ms() when due */
+	uint64_t	 due_seq;	/* arming order: breaks ties */
 	size_t		 index;		/* heap slot, or idle */
 	loop_timer_cb	*cb;
 	void		*arg;
@@ -130,7 +132,7 @@ struct loop_timer {
 
 /** Static equivalent of loop_timer_init(). */
 #define LOOP_TIMER_INITIALIZER(cb, arg) \
-	{ 0, 0, LOOP_TIMER_IDLE, (cb), (arg) }
+	{ 0, 0, 0, 0, LOOP_TIMER_IDLE, (cb), (arg) }
 
 /**
  * Create a loop.
@@ -253,7 +255,13 @@ void		 loop_timer_init(struct loop_timer *timer,
  *	</ul>
  *
  * Timers due in the same round fire in order of deadline, then of the
- * call to loop_timer_set() that armed them.
+ * call to loop_timer_set() that armed or last moved them.
+ *
+ * Arming a disarmed timer or moving an armed one earlier is O(log n).
+ * Moving an armed timer later, as a connection does on every request, is
+ * O(1): the timer keeps its place in the heap and is put where it belongs
+ * only if it reaches the top.  This is invisible to the caller: it never
+ * fires early, and loop_once() does not wake up for its old deadline.
  */
 int		 loop_timer_set(struct loop *loop, struct loop_timer *timer,
 		    uint64_t after_ms);

@@ -927,11 +927,312 @@ test_timer_free_from_callback(void)
 	loop_free(loop);
 }
 
+/*
+ * Timers moved later keep a stale place in the heap until they reach its
+ * top.  Each stamp knows its real deadline and checks that it never fires
+ * before it.
+ */
+struct stamp {
+	struct loop_timer	 t;
+	struct order		*order;		/* or NULL */
+	uint64_t		 due;
+	uint64_t		 fired_at;
+	int			 id;
+	int			 calls;
+};
+
+static void
+stamp_cb(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct stamp	*s = arg;
+
+	CU_ASSERT_PTR_EQUAL(t, &s->t);
+	CU_ASSERT_FALSE(loop_timer_armed(t));
+	s->calls++;
+	s->fired_at = loop_now_ms(loop);
+	CU_ASSERT(s->fired_at >= s->due);
+	if (s->order != NULL && s->order->n < 16)
+		s->order->fired[s->order->n++] = s->id;
+}
+
+static void
+stamp_init(struct stamp *s, struct order *order, int id)
+{
+	memset(s, 0, sizeof(*s));
+	s->order = order;
+	s->id = id;
+	loop_timer_init(&s->t, stamp_cb, s);
+}
+
+static void
+stamp_set(struct loop *loop, struct stamp *s, uint64_t after_ms)
+{
+	CU_ASSERT_EQUAL(loop_timer_set(loop, &s->t, after_ms), 0);
+	CU_ASSERT_TRUE(loop_timer_armed(&s->t));
+	s->due = loop_now_ms(loop) + after_ms;
+}
+
+/* Wait with no bound but the timers until s has fired. */
+static void
+stamp_wait(struct loop *loop, struct stamp *s)
+{
+	int	 rounds;
+
+	for (rounds = 0; s->calls == 0 && rounds < 1000; rounds++)
+		CU_ASSERT_FATAL(loop_once(loop, -1) >= 0);
+	CU_ASSERT_EQUAL(s->calls, 1);
+}
+
+static void
+test_timer_later_many(void)
+{
+	struct loop	*loop;
+	struct stamp	 s;
+	int		 i;
+
+	loop = loop_new(8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(loop);
+	stamp_init(&s, NULL, 0);
+
+	/*
+	 * Its first deadline passes while it is far away, over and over,
+	 * as a keep-alive connection's timer does.
+	 */
+	for (i = 0; i < 3; i++) {
+		stamp_set(loop, &s, 5);
+		stamp_set(loop, &s, FAR_MS);
+		sleep_ms(10);
+		CU_ASSERT_EQUAL(loop_once(loop, 0), 0);
+		CU_ASSERT_TRUE(loop_timer_armed(&s.t));
+	}
+
+	/* Then many small moves later: only the last one counts. */
+	stamp_set(loop, &s, 10);
+	for (i = 1; i <= 100; i++)
+		stamp_set(loop, &s, 10 + (uint64_t)i / 2);
+	stamp_wait(loop, &s);
+	CU_ASSERT(s.fired_at >= s.due);
+	CU_ASSERT_FALSE(loop_timer_armed(&s.t));
+	CU_ASSERT_EQUAL(loop_once(loop, 0), 0);
+	CU_ASSERT_EQUAL(s.calls, 1);
+	loop_free(loop);
+}
+
+static void
+test_timer_later_then_earlier(void)
+{
+	struct loop	*loop;
+	struct order	 ord = { { 0 }, 0 };
+	struct stamp	 s[5];
+	int		 i, rounds;
+
+	loop = loop_new(8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(loop);
+	for (i = 0; i < 5; i++)
+		stamp_init(&s[i], &ord, i);
+
+	/* Later, then earlier than its place in the heap: 50, before 70. */
+	stamp_set(loop, &s[0], 100);
+	stamp_set(loop, &s[0], 500);
+	stamp_set(loop, &s[0], 50);
+	/* Later, then less late, still after its place: 200, not 500. */
+	stamp_set(loop, &s[1], 100);
+	stamp_set(loop, &s[1], 500);
+	stamp_set(loop, &s[1], 200);
+	stamp_set(loop, &s[2], 30);
+	stamp_set(loop, &s[3], 300);
+	stamp_set(loop, &s[4], 70);
+
+	for (rounds = 0; ord.n < 5 && rounds < 1000; rounds++)
+		CU_ASSERT_FATAL(loop_once(loop, -1) >= 0);
+	CU_ASSERT_EQUAL_FATAL(ord.n, 5);
+	CU_ASSERT_EQUAL(ord.fired[0], 2);
+	CU_ASSERT_EQUAL(ord.fired[1], 0);
+	CU_ASSERT_EQUAL(ord.fired[2], 4);
+	CU_ASSERT_EQUAL(ord.fired[3], 1);
+	CU_ASSERT_EQUAL(ord.fired[4], 3);
+	for (i = 0; i < 5; i++)
+		CU_ASSERT_EQUAL(s[i].calls, 1);
+	loop_free(loop);
+}
+
+static void
+test_timer_later_order(void)
+{
+	struct loop	*loop;
+	struct order	 ord = { { 0 }, 0 };
+	struct stamp	 s[6];
+	int		 i;
+
+	loop = loop_new(8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(loop);
+	for (i = 0; i < 6; i++)
+		stamp_init(&s[i], &ord, i);
+
+	/* Heap order 0, 1, 2, 3, then 4, 5 tied. */
+	for (i = 0; i < 4; i++)
+		stamp_set(loop, &s[i], 1 + (uint64_t)i);
+	stamp_set(loop, &s[4], 15);
+	stamp_set(loop, &s[5], 15);
+	/* All moved later or to the same deadline, never earlier. */
+	stamp_set(loop, &s[0], 20);
+	stamp_set(loop, &s[3], 10);
+	stamp_set(loop, &s[1], 10);
+	stamp_set(loop, &s[2], 20);
+	stamp_set(loop, &s[4], 15);	/* now armed after 5 */
+
+	/* All due when the loop looks: one round, in real order. */
+	sleep_ms(50);
+	CU_ASSERT_EQUAL(loop_once(loop, 0), 6);
+	CU_ASSERT_EQUAL_FATAL(ord.n, 6);
+	CU_ASSERT_EQUAL(ord.fired[0], 3);
+	CU_ASSERT_EQUAL(ord.fired[1], 1);
+	CU_ASSERT_EQUAL(ord.fired[2], 5);
+	CU_ASSERT_EQUAL(ord.fired[3], 4);
+	CU_ASSERT_EQUAL(ord.fired[4], 0);
+	CU_ASSERT_EQUAL(ord.fired[5], 2);
+	CU_ASSERT_EQUAL(loop_once(loop, 0), 0);
+	loop_free(loop);
+}
+
+/* Fires, and moves its victim later by 0 from the current time. */
+struct mover {
+	struct stamp	 s;
+	struct stamp	*victim;
+};
+
+static void
+mover_cb(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct mover	*m = arg;
+
+	stamp_cb(loop, t, &m->s);
+	stamp_set(loop, m->victim, 0);
+}
+
+static void
+test_timer_later_in_round(void)
+{
+	struct loop	*loop;
+	struct mover	 m;
+	struct stamp	 v;
+
+	loop = loop_new(8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(loop);
+	stamp_init(&m.s, NULL, 0);
+	loop_timer_init(&m.s.t, mover_cb, &m);
+	stamp_init(&v, NULL, 1);
+	m.victim = &v;
+	stamp_set(loop, &m.s, 0);
+	stamp_set(loop, &v, 0);
+
+	/*
+	 * v was due when the round began, but the mover re-armed it during
+	 * the round, which is not a move earlier: next round, not this one.
+	 */
+	sleep_ms(5);
+	CU_ASSERT_EQUAL(loop_once(loop, 0), 1);
+	CU_ASSERT_EQUAL(m.s.calls, 1);
+	CU_ASSERT_EQUAL(v.calls, 0);
+	CU_ASSERT_TRUE(loop_timer_armed(&v.t));
+	CU_ASSERT_EQUAL(loop_once(loop, 0), 1);
+	CU_ASSERT_EQUAL(v.calls, 1);
+	CU_ASSERT_EQUAL(m.s.calls, 1);
+	CU_ASSERT_EQUAL(loop_once(loop, 0), 0);
+	loop_free(loop);
+}
+
+static void
+test_timer_later_wait(void)
+{
+	struct loop	*loop;
+	struct stamp	 moved, real;
+
+	loop = loop_new(8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(loop);
+	stamp_init(&moved, NULL, 0);
+	stamp_init(&real, NULL, 1);
+
+	/*
+	 * Alone, and at the top of the heap with its old deadline: one wait
+	 * that returns having run nothing would mean it woke up for that.
+	 */
+	stamp_set(loop, &moved, 10);
+	stamp_set(loop, &moved, 40);
+	CU_ASSERT_EQUAL(loop_once(loop, -1), 1);
+	CU_ASSERT_EQUAL(moved.calls, 1);
+
+	/* A real one due in between is what ends the wait. */
+	stamp_set(loop, &moved, 10);
+	stamp_set(loop, &moved, FAR_MS);
+	stamp_set(loop, &real, 30);
+	CU_ASSERT_EQUAL(loop_once(loop, -1), 1);
+	CU_ASSERT_EQUAL(real.calls, 1);
+	CU_ASSERT_EQUAL(moved.calls, 1);
+	CU_ASSERT_TRUE(loop_timer_armed(&moved.t));
+
+	/* Moved later twice, less late the second time: it comes first. */
+	stamp_set(loop, &moved, 10);
+	stamp_set(loop, &moved, 60);
+	stamp_set(loop, &real, 30);
+	stamp_set(loop, &moved, 20);
+	CU_ASSERT(loop_once(loop, -1) >= 1);
+	CU_ASSERT_EQUAL(moved.calls, 2);
+	stamp_wait(loop, &real);
+	loop_free(loop);
+}
+
+static void
+test_timer_later_cancel(void)
+{
+	struct loop	*loop;
+	struct order	 ord = { { 0 }, 0 };
+	struct stamp	*gone[3], kept;
+	int		 i;
+
+	loop = loop_new(8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(loop);
+	stamp_init(&kept, &ord, 9);
+	for (i = 0; i < 3; i++) {
+		gone[i] = malloc(sizeof(*gone[i]));
+		CU_ASSERT_PTR_NOT_NULL_FATAL(gone[i]);
+		stamp_init(gone[i], &ord, i);
+		stamp_set(loop, gone[i], (uint64_t)i);
+	}
+	stamp_set(loop, &kept, 3);
+	/* Moved later, each from its place: top, middle and leaf. */
+	for (i = 0; i < 3; i++)
+		stamp_set(loop, gone[i], 20 + (uint64_t)i);
+
+	/* Freed at once: the loop must not point at them any more. */
+	for (i = 0; i < 3; i++) {
+		loop_timer_cancel(loop, &gone[i]->t);
+		CU_ASSERT_FALSE(loop_timer_armed(&gone[i]->t));
+		free(gone[i]);
+	}
+	stamp_wait(loop, &kept);
+	sleep_ms(30);
+	CU_ASSERT_EQUAL(loop_once(loop, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(ord.n, 1);
+	CU_ASSERT_EQUAL(ord.fired[0], 9);
+
+	/* Cancelled after its old place in the heap has come due. */
+	stamp_set(loop, &kept, 5);
+	stamp_set(loop, &kept, FAR_MS);
+	sleep_ms(10);
+	loop_timer_cancel(loop, &kept.t);
+	CU_ASSERT_FALSE(loop_timer_armed(&kept.t));
+	CU_ASSERT_EQUAL(loop_once(loop, 0), 0);
+	CU_ASSERT_EQUAL(kept.calls, 1);
+	loop_free(loop);
+}
+
 #define MANY	1000
 
 struct many {
 	struct loop_timer	 t;
 	uint64_t		 after;
+	uint64_t		 due;		/* never fires before */
 	int			 armed_at;	/* arming order */
 	int			 fired;
 };
@@ -944,8 +1245,8 @@ many_cb(struct loop *loop, struct loop_timer *t, void *arg)
 {
 	struct many	*m = arg;
 
-	(void)loop;
 	(void)t;
+	CU_ASSERT(loop_now_ms(loop) >= m->due);
 	m->fired++;
 	if (many_nlog < MANY)
 		many_log[many_nlog++] = m;
@@ -973,6 +1274,7 @@ test_timer_many(void)
 		loop_timer_init(&m[i].t, many_cb, &m[i]);
 		m[i].after = (uint64_t)(random() % 60);
 		m[i].armed_at = order++;
+		m[i].due = loop_now_ms(loop) + m[i].after;
 		CU_ASSERT_EQUAL(loop_timer_set(loop, &m[i].t, m[i].after), 0);
 	}
 	/* Move some, cancel some, all over the heap. */
@@ -980,6 +1282,7 @@ test_timer_many(void)
 		j = (int)(random() % MANY);
 		m[j].after = (uint64_t)(random() % 60);
 		m[j].armed_at = order++;
+		m[j].due = loop_now_ms(loop) + m[j].after;
 		CU_ASSERT_EQUAL(loop_timer_set(loop, &m[j].t, m[j].after), 0);
 	}
 	for (i = 0; i < 150; i++) {
@@ -1230,6 +1533,14 @@ main(void)
 		{ "timer cancel", test_timer_cancel },
 		{ "timer re-arms itself", test_timer_rearm_self },
 		{ "timer frees owners", test_timer_free_from_callback },
+		{ "timer moved later many times", test_timer_later_many },
+		{ "timer moved later, then earlier",
+		    test_timer_later_then_earlier },
+		{ "timers moved later in order", test_timer_later_order },
+		{ "timer moved later during its round",
+		    test_timer_later_in_round },
+		{ "wait ends for the real deadline", test_timer_later_wait },
+		{ "cancel a timer moved later", test_timer_later_cancel },
 		{ "1000 random timers", test_timer_many },
 		{ "cached time", test_now_cached },
 		{ "loop_run and loop_stop", test_run_stop },
