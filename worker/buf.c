@@ -151,8 +151,12 @@ buf_free(struct buf *b)
 {
 	int	 c;
 
-	if (b->data != NULL && (c = buf_class(b->cap)) != -1 &&
-	    buf_cache.n[c] < BUF_CACHE_SLOTS)
+	/* Most buffers of a finished request never held anything. */
+	if (b->data == NULL) {
+		b->off = b->len = b->cap = 0;
+		return;
+	}
+	if ((c = buf_class(b->cap)) != -1 && buf_cache.n[c] < BUF_CACHE_SLOTS)
 		buf_cache.blocks[c][buf_cache.n[c]++] = b->data;
 	else
 		free(b->data);

@@ -240,7 +240,7 @@ conn_update_timer(struct conn *c)
 			(void)loop_timer_set(w->loop, &c->timer,
 			    lim->body_timeout_ms);
 		else
-			loop_timer_cancel(w->loop, &c->timer);
+			loop_timer_stop(w->loop, &c->timer);
 		return;
 	case CONN_CLOSING:
 		(void)loop_timer_set(w->loop, &c->timer, lim->body_timeout_ms);
@@ -348,7 +348,8 @@ conn_start_request(struct conn *c, size_t end)
 	c->scan = 0;
 	c->req = r;
 	c->state = CONN_BUSY;
-	loop_timer_cancel(w->loop, &c->timer);
+	/* Armed again when the request ends: stopping it is O(1). */
+	loop_timer_stop(w->loop, &c->timer);
 	r->body_done = complete;
 	if (status != 0) {
 		/* What follows a bad head cannot be trusted to frame. */

@@ -18,7 +18,9 @@
  * lower bound of its real (due, due_seq): moving later records the real
  * one and leaves the heap alone.  timer_first() settles the root before
  * anything looks at it, so timers still fire and the wait still ends
- * exactly as if every move had been applied to the heap.
+ * exactly as if every move had been applied to the heap.  A stopped timer
+ * (loop_timer_stop()) is the same idea for disarming: it leaves the heap
+ * when its key reaches the root, unless it was armed again meanwhile.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -316,6 +318,7 @@ loop_timer_init(struct loop_timer *timer, loop_timer_cb *cb, void *arg)
 	timer->index = LOOP_TIMER_IDLE;
 	timer->cb = cb;
 	timer->arg = arg;
+	timer->stopped = false;
 }
 
 static bool
@@ -405,6 +408,11 @@ timer_first(struct loop *loop)
 
 	while (loop->nheap > 0) {
 		t = loop->heap[0];
+		if (t->stopped) {
+			heap_remove(loop, t);
+			t->stopped = false;
+			continue;
+		}
 		/* seq is unique to a loop_timer_set() call. */
 		if (t->seq == t->due_seq)
 			return t;
@@ -437,6 +445,7 @@ loop_timer_set(struct loop *loop, struct loop_timer *timer,
 
 	due = after_ms > UINT64_MAX - loop->now ?
 	    UINT64_MAX : loop->now + after_ms;
+	timer->stopped = false;
 	timer->due = due;
 	/* A fresh seq also keeps it out of a round of expiry in progress. */
 	timer->due_seq = loop->timer_seq++;
@@ -469,12 +478,25 @@ loop_timer_cancel(struct loop *loop, struct loop_timer *timer)
 		return;
 	assert(timer->index < loop->nheap && loop->heap[timer->index] == timer);
 	heap_remove(loop, timer);
+	timer->stopped = false;
+}
+
+void
+loop_timer_stop(struct loop *loop, struct loop_timer *timer)
+{
+	if (timer->index == LOOP_TIMER_IDLE || timer->stopped)
+		return;
+	assert(timer->index < loop->nheap && loop->heap[timer->index] == timer);
+	/* Its key stays a lower bound of whatever it is armed for next. */
+	timer->stopped = true;
+	timer->due = UINT64_MAX;
+	timer->due_seq = loop->timer_seq++;
 }
 
 bool
 loop_timer_armed(const struct loop_timer *timer)
 {
-	return timer->index != LOOP_TIMER_IDLE;
+	return timer->index != LOOP_TIMER_IDLE && !timer->stopped;
 }
 
 uint64_t

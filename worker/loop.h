@@ -125,6 +125,7 @@ struct loop_timer {
 	size_t		 index;		/* heap slot, or idle */
 	loop_timer_cb	*cb;
 	void		*arg;
+	bool		 stopped;	/* in the heap, but disarmed */
 };
 
 /** The heap index of a timer that is not armed. */
@@ -132,7 +133,7 @@ struct loop_timer {
 
 /** Static equivalent of loop_timer_init(). */
 #define LOOP_TIMER_INITIALIZER(cb, arg) \
-	{ 0, 0, 0, 0, LOOP_TIMER_IDLE, (cb), (arg) }
+	{ 0, 0, 0, 0, LOOP_TIMER_IDLE, (cb), (arg), false }
 
 /**
  * Create a loop.
@@ -279,8 +280,23 @@ void		 loop_timer_cancel(struct loop *loop,
 		    struct loop_timer *timer);
 
 /**
+ * Disarm a timer that is about to be armed again, in O(1).
+ *
+ * @param[in] loop	the loop it was armed on.
+ * @param[in,out] timer	the timer; disarmed ones are left alone.
+ *
+ * The timer will not fire and counts as disarmed, but it keeps its place
+ * in the heap until it is armed again (then usually an O(1) move later)
+ * or its old deadline comes, so the loop still refers to it:
+ * loop_timer_cancel() must come before its structure is freed.  A
+ * connection between two requests uses it where cancel-then-arm would
+ * walk the heap twice.
+ */
+void		 loop_timer_stop(struct loop *loop, struct loop_timer *timer);
+
+/**
  * @param[in] timer	an initialised timer.
- * @return	whether it is armed.
+ * @return	whether it is armed (stopped timers are not).
  */
 bool		 loop_timer_armed(const struct loop_timer *timer);
 

@@ -134,7 +134,8 @@ proxy_release_up(struct req *r, bool reusable)
 	r->up = NULL;
 	bal_done(&r->pool->bal, up->wp->bal);
 	up->req = NULL;
-	loop_timer_cancel(r->c->w->loop, &up->timer);
+	/* Parking arms it again, closing cancels it. */
+	loop_timer_stop(r->c->w->loop, &up->timer);
 	if (reusable)
 		up_park(up);
 	else
@@ -641,7 +642,7 @@ proxy_timers(struct req *r)
 		}
 	} else {
 		/* Waiting for the client, not the peer. */
-		loop_timer_cancel(w->loop, &up->timer);
+		loop_timer_stop(w->loop, &up->timer);
 	}
 }
 

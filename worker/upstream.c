@@ -129,7 +129,8 @@ up_take_idle(struct wpeer *wp)
 	if (up == NULL)
 		return NULL;
 	up_unlink_idle(up);
-	loop_timer_cancel(up->w->loop, &up->timer);
+	/* Its request arms it again at once: stopping it is O(1). */
+	loop_timer_stop(up->w->loop, &up->timer);
 	up->state = UP_ACTIVE;
 	up->reused = true;
 	return up;

@@ -1227,6 +1227,69 @@ test_timer_later_cancel(void)
 	loop_free(loop);
 }
 
+/* A stopped timer: disarmed at once, in the heap until its key is due. */
+static void
+test_timer_stop(void)
+{
+	struct loop	*loop;
+	struct order	 ord = { { 0 }, 0 };
+	struct stamp	 a, b, *gone;
+
+	loop = loop_new(8);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(loop);
+	stamp_init(&a, &ord, 1);
+	stamp_init(&b, &ord, 2);
+
+	/* Stopped before its deadline: never fires, and reads disarmed. */
+	stamp_set(loop, &a, 5);
+	stamp_set(loop, &b, 20);
+	loop_timer_stop(loop, &a.t);
+	CU_ASSERT_FALSE(loop_timer_armed(&a.t));
+	loop_timer_stop(loop, &a.t);	/* again: no-op */
+	stamp_wait(loop, &b);
+	CU_ASSERT_EQUAL(a.calls, 0);
+	CU_ASSERT_EQUAL_FATAL(ord.n, 1);
+	CU_ASSERT_EQUAL(ord.fired[0], 2);
+	/* Its key came due: it has left the heap, the loop has no timer. */
+	CU_ASSERT_EQUAL(loop_once(loop, 0), 0);
+
+	/* Stopped, then armed again later than before: fires once, then. */
+	stamp_set(loop, &a, 5);
+	loop_timer_stop(loop, &a.t);
+	stamp_set(loop, &a, 30);
+	sleep_ms(10);
+	CU_ASSERT_EQUAL(loop_once(loop, 0), 0);
+	CU_ASSERT_EQUAL(a.calls, 0);
+	stamp_wait(loop, &a);
+
+	/* Stopped, then armed again earlier: fires at the earlier time. */
+	a.calls = 0;
+	stamp_set(loop, &a, FAR_MS);
+	loop_timer_stop(loop, &a.t);
+	stamp_set(loop, &a, 5);
+	stamp_wait(loop, &a);
+
+	/* Stopped then cancelled: gone from the heap, so it may be freed. */
+	gone = malloc(sizeof(*gone));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(gone);
+	stamp_init(gone, &ord, 3);
+	stamp_set(loop, gone, 5);
+	b.calls = 0;
+	stamp_set(loop, &b, 15);
+	loop_timer_stop(loop, &gone->t);
+	loop_timer_cancel(loop, &gone->t);
+	CU_ASSERT_FALSE(loop_timer_armed(&gone->t));
+	free(gone);
+	stamp_wait(loop, &b);
+
+	/* A stopped timer that never comes back does not hold up a wait. */
+	stamp_set(loop, &a, 5);
+	loop_timer_stop(loop, &a.t);
+	CU_ASSERT_EQUAL(loop_once(loop, 30), 0);
+	CU_ASSERT_EQUAL(a.calls, 1);
+	loop_free(loop);
+}
+
 #define MANY	1000
 
 struct many {
@@ -1541,6 +1604,7 @@ main(void)
 		    test_timer_later_in_round },
 		{ "wait ends for the real deadline", test_timer_later_wait },
 		{ "cancel a timer moved later", test_timer_later_cancel },
+		{ "stop a timer", test_timer_stop },
 		{ "1000 random timers", test_timer_many },
 		{ "cached time", test_now_cached },
 		{ "loop_run and loop_stop", test_run_stop },
