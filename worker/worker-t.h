@@ -199,6 +199,7 @@ struct conn {
 	bool			 hup;		/* LOOP_HUP seen: read to EOF */
 	bool			 eof;		/* the client closed its side */
 	bool			 close_after;	/* no keep-alive after this */
+	bool			 nodelay;	/* TCP_NODELAY set */
 	struct buf		 in;
 	struct buf		 out;
 	size_t			 scan;		/* request head search offset */

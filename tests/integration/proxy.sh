@@ -70,6 +70,10 @@ check "Host is kept" grep -qx 'Host: site.example' <<<"$hdrs"
 check "X-Forwarded-For is appended to, client last" \
     grep -qx 'X-Forwarded-For: 127.1.1.1, 127.0.0.1' <<<"$hdrs"
 check "X-Forwarded-Proto is set, not passed" grep -qx 'X-Forwarded-Proto: http' <<<"$hdrs"
+# The client address as text, octets of one, two and three digits and 0.
+hdrs2=$(curl -s --interface 127.10.200.0 "$URL/headers" | tr -d '\r')
+check "X-Forwarded-For names a client of other loopback octets" \
+    grep -qx 'X-Forwarded-For: 127.10.200.0' <<<"$hdrs2"
 check "an end-to-end header passes" grep -qx 'X-Kept: yes' <<<"$hdrs"
 for h in Connection X-Secret Keep-Alive TE Proxy-Connection; do
 	check "hop-by-hop $h is dropped" bash -c "! grep -qi '^$h:' <<<\"\$1\"" _ "$hdrs"
