@@ -7,7 +7,7 @@
 #   SHUNT_BINARY=./shunt SHUNT_BACKEND=tests/backend/shunt-testbackend \
 #       bash tests/bench/tls.sh
 #
-# Environment overrides: BENCH_SECONDS (per run, 5), BENCH_ROUNDS (3),
+# Environment overrides: BENCH_SECONDS (per run, 5), BENCH_ROUNDS (5),
 # BENCH_WRK_THREADS (2), BENCH_WRK_CONNS (50), BENCH_BACKEND_THREADS (1),
 # BENCH_KEEP=1 (keep the temp dir), BENCH_OUT=FILE (append the report).
 #
@@ -23,7 +23,7 @@ BENCH_NAME="bench-tls"
 . "$BENCH_DIR/lib.sh"
 
 DUR=${BENCH_SECONDS:-5}
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 WRK_T=${BENCH_WRK_THREADS:-2}
 WRK_C=${BENCH_WRK_CONNS:-50}
 BACKEND_T=${BENCH_BACKEND_THREADS:-1}
