@@ -19,6 +19,12 @@
  */
 #define BUF_CLASSES	5
 #define BUF_CACHE_SLOTS	32
+/* Sanitizer builds keep none: a use after buf_free() must be reported. */
+#ifdef SHUNT_SANITIZERS
+static const size_t buf_cache_keep = 0;
+#else
+static const size_t buf_cache_keep = BUF_CACHE_SLOTS;
+#endif
 
 static const size_t buf_class_size[BUF_CLASSES] = {
 	4096, 8192, 16384, 32768, 65536
@@ -156,7 +162,7 @@ buf_free(struct buf *b)
 		b->off = b->len = b->cap = 0;
 		return;
 	}
-	if ((c = buf_class(b->cap)) != -1 && buf_cache.n[c] < BUF_CACHE_SLOTS)
+	if ((c = buf_class(b->cap)) != -1 && buf_cache.n[c] < buf_cache_keep)
 		buf_cache.blocks[c][buf_cache.n[c]++] = b->data;
 	else
 		free(b->data);

@@ -873,7 +873,11 @@ proxy_abort(struct req *r)
  * their head, for the next request: allocating them was a tenth of a
  * keep-alive request's instructions.
  */
-#define PROXY_SPARE_REQS	32
+#ifdef SHUNT_SANITIZERS
+static const size_t proxy_spare_reqs = 0;	/* use after free is reported */
+#else
+static const size_t proxy_spare_reqs = 32;
+#endif
 
 struct req *
 proxy_new(struct conn *c)
@@ -908,7 +912,7 @@ proxy_free(struct req *r)
 		free(r->tried);
 	if (r->tries != r->tries_inline)
 		free(r->tries);
-	if (w->nspare_reqs < PROXY_SPARE_REQS) {
+	if (w->nspare_reqs < proxy_spare_reqs) {
 		http_req_head_keep(&r->head);
 		r->next_spare = w->spare_reqs;
 		w->spare_reqs = r;
