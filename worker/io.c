@@ -36,10 +36,10 @@ io_plain_writev(struct io *io, const struct iovec *iov, int cnt)
 	ssize_t		 n;
 
 	do {
-		if (cnt == 1)
+		if (cnt == 1) {
 			n = send(io->fd, iov[0].iov_base, iov[0].iov_len,
 			    MSG_NOSIGNAL);
-		else {
+		} else {
 			memset(&msg, 0, sizeof(msg));
 			msg.msg_iov = (struct iovec *)(uintptr_t)iov;
 			msg.msg_iovlen = (size_t)cnt;
