@@ -105,8 +105,12 @@ check "requests that met it ($slowed) <= client connections ($CONNS)" \
 expect_eq "every try to it was given up as slow, none waited it out" \
     "$(grep '"GET / ' "$LOG" | grep -o "$BH([a-z_]*," | sort -u)" \
     "$BH(connect_slow,"
-check "the requests reached all 4 workers" \
-    test "$(grep '"GET / ' "$LOG" | awk '{print $3}' | sort -u | wc -l)" -eq 4
+# SO_REUSEPORT hashes the 16 connections over the 4 workers' sockets: one
+# worker gets none about 4 times in 100 runs, all of them going to one
+# worker about never.  Two workers serving is what makes "logged once" and
+# "marked down once" below say something about sharing.
+check "the requests reached more than one worker" \
+    test "$(grep '"GET / ' "$LOG" | awk '{print $3}' | sort -u | wc -l)" -ge 2
 expect_eq "suspicion was logged once, by the worker whose connect stalled" \
     "$(grep -c "peer web/$BH up -> suspect (connect_slow, 0/$MAX_FAILS, worker " "$TEST_TMP/error.log")" 1
 expect_eq "the abandoned connects' timeouts marked it down, once" \
