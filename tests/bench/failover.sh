@@ -99,29 +99,11 @@ start_backend() {
 }
 
 # start_blackhole: sets BE_PID and BE_PORT to a peer that never completes a
-# handshake: a listener with backlog 0 that never accepts, its accept queue
-# filled by connections of its own, so the kernel drops every further SYN
-# (the same trick as tests/integration/lib.sh).
+# handshake (tests/integration/blackhole.py).
 start_blackhole() {
 	rm -f "$RUN/blackhole.port"
-	python3 -c '
-import os, socket, sys, time
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen(0)
-port = s.getsockname()[1]
-fill = []
-for i in range(3):
-    c = socket.socket()
-    c.setblocking(False)
-    c.connect_ex(("127.0.0.1", port))
-    fill.append(c)
-time.sleep(0.2)
-with open(sys.argv[1] + ".tmp", "w") as f:
-    f.write("%d\n" % port)
-os.rename(sys.argv[1] + ".tmp", sys.argv[1])
-time.sleep(60)
-' "$RUN/blackhole.port" 2>"$RUN/blackhole.err" &
+	python3 "$BENCH_DIR/../integration/blackhole.py" "$RUN/blackhole.port" 60 \
+	    2>"$RUN/blackhole.err" &
 	BE_PID=$!
 	BG_PIDS="$BG_PIDS $BE_PID"
 	wait_file "$RUN/blackhole.port" || die "the blackhole did not start"
@@ -173,13 +155,7 @@ events { worker_connections 4096; }
 http {
     log_format failover '\$msec \$status|\$upstream_addr|\$upstream_status|\$upstream_response_time|\$request_time';
     access_log $RUN/access.log failover;
-    client_body_temp_path $RUN/tmp/body;
-    proxy_temp_path $RUN/tmp/proxy;
-    fastcgi_temp_path $RUN/tmp/fastcgi;
-    uwsgi_temp_path $RUN/tmp/uwsgi;
-    scgi_temp_path $RUN/tmp/scgi;
-    keepalive_timeout 75s;
-    keepalive_requests 1000000;
+$(nginx_http_common "$RUN")
     upstream backend {
         $zone
         server 127.0.0.1:$PORT_A max_fails=$MAX_FAILS fail_timeout=${FAIL_TIMEOUT_S}s;

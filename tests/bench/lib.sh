@@ -128,3 +128,56 @@ ratio_text() {
 	paired_ratio "$TMP/results.tsv" "$1" "$2" |
 	    awk '{ if ($1 == "n/a") print "  n/a"; else printf "%5sx (%s-%s)", $1, $2, $3 }'
 }
+
+# nginx_http_common DIR: the lines of nginx's http block every bench config
+# shares: temp paths under DIR/tmp, and client keep-alive that never ends
+# a connection for its request count (shunt never does).
+nginx_http_common() {
+	cat <<CONF
+    client_body_temp_path $1/tmp/body;
+    proxy_temp_path $1/tmp/proxy;
+    fastcgi_temp_path $1/tmp/fastcgi;
+    uwsgi_temp_path $1/tmp/uwsgi;
+    scgi_temp_path $1/tmp/scgi;
+    keepalive_timeout 75s;
+    keepalive_requests 1000000;
+CONF
+}
+
+# nginx_proxy_headers: upstream keep-alive and the request headers shunt
+# sends, for a location block.
+nginx_proxy_headers() {
+	cat <<'CONF'
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+CONF
+}
+
+# wrk_result FILE LABEL: wrk's report in FILE as WRK_REQS, WRK_RPS, WRK_P50
+# and WRK_P99 (µs), and WRK_ERRS (socket errors plus non-2xx/3xx answers,
+# also noted in $TMP/notes under LABEL).  Dies when wrk gave no result.
+wrk_result() {
+	local sockerr non2xx
+	WRK_REQS=$(awk '/requests in/ {print $1}' "$1")
+	WRK_RPS=$(awk '/^Requests\/sec:/ {print $2}' "$1")
+	[ -n "$WRK_REQS" ] && [ -n "$WRK_RPS" ] && [ "$WRK_REQS" -gt 0 ] || {
+		cat "$1" >&2
+		die "wrk gave no result for $2"
+	}
+	WRK_P50=$(to_us "$(awk '$1 == "50%" {print $2}' "$1")")
+	WRK_P99=$(to_us "$(awk '$1 == "99%" {print $2}' "$1")")
+	sockerr=$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$1")
+	non2xx=$(awk '/Non-2xx/ {print $NF}' "$1")
+	WRK_ERRS=$((${sockerr:-0} + ${non2xx:-0}))
+	[ "$WRK_ERRS" -gt 0 ] && echo "$2: $(grep -E 'Socket errors|Non-2xx' "$1" | tr -s ' ' | tr '\n' ';')" >> "$TMP/notes"
+	return 0
+}
+
+# us_per_req TICKS REQUESTS: CPU clock ticks as µs per request.
+us_per_req() {
+	awk -v d="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" \
+	    'BEGIN { printf "%.2f", d * 1000000 / hz / n }'
+}

@@ -30,7 +30,6 @@ WRK_C=${BENCH_WRK_CONNS:-50}
 BACKEND_T=${BENCH_BACKEND_THREADS:-1}
 IDLE_N=${BENCH_IDLE_CONNS:-10000}
 WORKERS=2
-CLK_TCK=$(getconf CLK_TCK)
 
 for tool in wrk cc; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool is required"
@@ -152,13 +151,7 @@ error_log $d/error.log warn;
 events { worker_connections $((NOFILE - 1000)); }
 http {
     access_log off;
-    client_body_temp_path $d/tmp/body;
-    proxy_temp_path $d/tmp/proxy;
-    fastcgi_temp_path $d/tmp/fastcgi;
-    uwsgi_temp_path $d/tmp/uwsgi;
-    scgi_temp_path $d/tmp/scgi;
-    keepalive_timeout 75s;
-    keepalive_requests 1000000;
+$(nginx_http_common "$d")
     upstream bench {
         server 127.0.0.1:$BPORT;
         keepalive 32;
@@ -168,11 +161,7 @@ http {
         listen 127.0.0.1:$PORT_nginx reuseport backlog=4096;
         location / {
             proxy_pass http://bench;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host \$http_host;
-            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto \$scheme;
+$(nginx_proxy_headers)
         }
     }
 }
@@ -302,8 +291,7 @@ scen_label() {
 
 # run_one PROXY SCENARIO ROUND [warmup]
 run_one() {
-	local p=$1 s=$2 r=$3 port url hdr w w2 a t0 t1 out hwm reqs rps p50 p99 \
-	    sockerr non2xx errs cpu
+	local p=$1 s=$2 r=$3 port url hdr w w2 a t0 t1 out hwm cpu
 	eval "port=\$PORT_$p"
 	url="http://127.0.0.1:$port$(scen_path "$s")"
 	hdr=()
@@ -327,22 +315,10 @@ run_one() {
 	hwm=$(status_kb_max VmHWM $w)
 	w2=$(worker_pids "$p")
 	[ "$w" = "$w2" ] || echo "$p $s round $r: worker pids changed ($(echo $w) -> $(echo $w2))" >> "$TMP/notes"
-	reqs=$(awk '/requests in/ {print $1}' "$out")
-	rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
-	[ -n "$reqs" ] && [ -n "$rps" ] && [ "$reqs" -gt 0 ] || {
-		cat "$out" >&2
-		die "wrk gave no result for $p $s"
-	}
-	p50=$(to_us "$(awk '$1 == "50%" {print $2}' "$out")")
-	p99=$(to_us "$(awk '$1 == "99%" {print $2}' "$out")")
-	sockerr=$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$out")
-	non2xx=$(awk '/Non-2xx/ {print $NF}' "$out")
-	errs=$((${sockerr:-0} + ${non2xx:-0}))
-	[ "$errs" -gt 0 ] && echo "$p $s round $r: $(grep -E 'Socket errors|Non-2xx' "$out" | tr -s ' ' | tr '\n' ';')" >> "$TMP/notes"
-	cpu=$(awk -v d=$((t1 - t0)) -v n="$reqs" -v hz="$CLK_TCK" \
-	    'BEGIN { printf "%.2f", d * 1000000 / hz / n }')
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$p" "$r" "$rps" "$p50" \
-	    "$p99" "$cpu" "$hwm" "$errs" >> "$TMP/results.tsv"
+	wrk_result "$out" "$p $s round $r"
+	cpu=$(us_per_req $((t1 - t0)) "$WRK_REQS")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$p" "$r" "$WRK_RPS" \
+	    "$WRK_P50" "$WRK_P99" "$cpu" "$hwm" "$WRK_ERRS" >> "$TMP/results.tsv"
 }
 
 : > "$TMP/results.tsv"

@@ -28,7 +28,6 @@ WRK_T=${BENCH_WRK_THREADS:-2}
 WRK_C=${BENCH_WRK_CONNS:-50}
 BACKEND_T=${BENCH_BACKEND_THREADS:-1}
 WORKERS=2
-CLK_TCK=$(getconf CLK_TCK)
 # shunt's listener ciphers for TLS 1.2 (master/tls_cfg.h), given to nginx
 # too; TLS 1.3 (what wrk and both proxies negotiate) uses OpenSSL's
 # defaults on every side.
@@ -95,13 +94,7 @@ error_log $d/error.log warn;
 events { worker_connections 4096; }
 http {
     access_log off;
-    client_body_temp_path $d/tmp/body;
-    proxy_temp_path $d/tmp/proxy;
-    fastcgi_temp_path $d/tmp/fastcgi;
-    uwsgi_temp_path $d/tmp/uwsgi;
-    scgi_temp_path $d/tmp/scgi;
-    keepalive_timeout 75s;
-    keepalive_requests 1000000;
+$(nginx_http_common "$d")
     upstream bench {
         server 127.0.0.1:$BPORT;
         keepalive 32;
@@ -115,11 +108,7 @@ http {
         ssl_ciphers '$CIPHERS';
         location / {
             proxy_pass https://bench;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host \$http_host;
-            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto \$scheme;
+$(nginx_proxy_headers)
             proxy_ssl_protocols TLSv1.2 TLSv1.3;
             proxy_ssl_server_name on;
             proxy_ssl_name backend.test;
@@ -178,8 +167,7 @@ scen_label() {
 
 # run_one PROXY SCENARIO ROUND [warmup]
 run_one() {
-	local p=$1 s=$2 r=$3 port pid url all t0 t1 out reqs rps p50 p99 \
-	    sockerr non2xx errs cpu
+	local p=$1 s=$2 r=$3 port pid url all t0 t1 out cpu
 	eval "port=\$PORT_$p"
 	eval "pid=\$PID_$p"
 	url="https://127.0.0.1:$port$(scen_path "$s")"
@@ -195,22 +183,10 @@ run_one() {
 	    "$url" > "$out" 2>&1
 	# shellcheck disable=SC2086
 	t1=$(cpu_ticks $all)
-	reqs=$(awk '/requests in/ {print $1}' "$out")
-	rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
-	[ -n "$reqs" ] && [ -n "$rps" ] && [ "$reqs" -gt 0 ] || {
-		cat "$out" >&2
-		die "wrk gave no result for $p $s"
-	}
-	p50=$(to_us "$(awk '$1 == "50%" {print $2}' "$out")")
-	p99=$(to_us "$(awk '$1 == "99%" {print $2}' "$out")")
-	sockerr=$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$out")
-	non2xx=$(awk '/Non-2xx/ {print $NF}' "$out")
-	errs=$((${sockerr:-0} + ${non2xx:-0}))
-	[ "$errs" -gt 0 ] && echo "$p $s round $r: $(grep -E 'Socket errors|Non-2xx' "$out" | tr -s ' ' | tr '\n' ';')" >> "$TMP/notes"
-	cpu=$(awk -v d=$((t1 - t0)) -v n="$reqs" -v hz="$CLK_TCK" \
-	    'BEGIN { printf "%.2f", d * 1000000 / hz / n }')
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$p" "$r" "$rps" "$p50" \
-	    "$p99" "$cpu" "$errs" >> "$TMP/results.tsv"
+	wrk_result "$out" "$p $s round $r"
+	cpu=$(us_per_req $((t1 - t0)) "$WRK_REQS")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$p" "$r" "$WRK_RPS" \
+	    "$WRK_P50" "$WRK_P99" "$cpu" "$WRK_ERRS" >> "$TMP/results.tsv"
 }
 
 : > "$TMP/results.tsv"

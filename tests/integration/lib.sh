@@ -147,31 +147,12 @@ stop_shunt() {
 }
 
 # start_blackhole: sets BLACKHOLE to the port of a peer that never completes a
-# handshake (empty without python3): a listener with backlog 0 that
-# never accepts, its accept queue filled by connections of its own, so the
-# kernel drops every further SYN.
+# handshake (blackhole.py; empty without python3).
 start_blackhole() {
 BLACKHOLE=""
 if command -v python3 >/dev/null 2>&1; then
-	python3 -c '
-import socket, sys, time
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen(0)
-port = s.getsockname()[1]
-fill = []
-for i in range(3):
-    c = socket.socket()
-    c.setblocking(False)
-    c.connect_ex(("127.0.0.1", port))
-    fill.append(c)
-time.sleep(0.2)
-with open(sys.argv[1] + ".tmp", "w") as f:
-    f.write("%d\n" % port)
-import os
-os.rename(sys.argv[1] + ".tmp", sys.argv[1])
-time.sleep(120)
-' "$TEST_TMP/blackhole.port" &
+	python3 "$SHUNT_SRCDIR/tests/integration/blackhole.py" \
+	    "$TEST_TMP/blackhole.port" 120 &
 	test_pids="$test_pids $!"
 	if wait_for "$TEST_TMP/blackhole.port"; then
 		bh=$(cat "$TEST_TMP/blackhole.port")

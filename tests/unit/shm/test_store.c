@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <glob.h>
 #include <limits.h>
 #include <signal.h>
@@ -33,6 +32,7 @@
 #include "health.h"
 #include "store.h"
 #include "tap.h"
+#include "tmpdir.h"
 
 #define T0		1700000000000ULL	/* a fixed "now", in ms */
 #define MAXPOOLS	4
@@ -47,33 +47,14 @@ static char	 statedir[1100];	/* tmpdir/state */
 static void
 tmp_make(void)
 {
-	const char	*base = getenv("TMPDIR");
-
-	if (base == NULL || *base == '\0')
-		base = "/tmp";
-	snprintf(tmpdir, sizeof(tmpdir), "%s/test_store.XXXXXX", base);
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
-		exit(99);
-	}
+	tmpdir_make(tmpdir, sizeof(tmpdir), "test_store");
 	snprintf(statedir, sizeof(statedir), "%s/state", tmpdir);
-}
-
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 static void
 tmp_remove(void)
 {
-	if (tmpdir[0] != '\0')
-		nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	tmpdir[0] = '\0';
+	tmpdir_remove(tmpdir);
 }
 
 /* A new directory and a store created in it. */

@@ -19,7 +19,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +33,7 @@
 #include "health.h"
 #include "store.h"
 #include "tap.h"
+#include "tmpdir.h"
 
 #define T0	1700000000000ULL
 
@@ -43,33 +43,14 @@ static char	 statedir[1100];
 static void
 tmp_make(void)
 {
-	const char	*base = getenv("TMPDIR");
-
-	if (base == NULL || *base == '\0')
-		base = "/tmp";
-	snprintf(tmpdir, sizeof(tmpdir), "%s/test_store_crash.XXXXXX", base);
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
-		exit(99);
-	}
+	tmpdir_make(tmpdir, sizeof(tmpdir), "test_store_crash");
 	snprintf(statedir, sizeof(statedir), "%s/state", tmpdir);
-}
-
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 static void
 tmp_remove(void)
 {
-	if (tmpdir[0] != '\0')
-		nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	tmpdir[0] = '\0';
+	tmpdir_remove(tmpdir);
 }
 
 static uint64_t
