@@ -37,7 +37,7 @@ proxy_route(struct req *r)
 {
 	const struct cfg_listener	*l = r->c->lst;
 	const struct cfg_route		*rt;
-	const char			*path = r->head.raw + r->head.url_off;
+	const char			*path = r->head.raw + r->head.path_off;
 	char				 host[256];
 	size_t				 i;
 	bool				 have_host = false;
@@ -52,7 +52,7 @@ proxy_route(struct req *r)
 		if (rt->host != NULL && strcmp(rt->host, host) != 0)
 			continue;
 		if (rt->path_prefix != NULL && (strlen(rt->path_prefix) >
-		    r->head.url_len || strncmp(path, rt->path_prefix,
+		    r->head.path_len || strncmp(path, rt->path_prefix,
 		    strlen(rt->path_prefix)) != 0))
 			continue;
 		return &r->c->w->pools[rt->pool->index];
@@ -602,6 +602,10 @@ proxy_recv(struct req *r)
 					    "head");
 				break;
 			}
+			/* The whole head may come in one read. */
+			if (end > PROXY_MAX_RESP_HEAD)
+				return proxy_fail(r, FAIL_BAD_RESPONSE,
+				    "reading a too large response head");
 			if ((rc = proxy_response_head(r, end)) <= 0 ||
 			    r->up == NULL)
 				return rc;
