@@ -31,6 +31,13 @@
 
 static int	proxy_next_try(struct req *, bool fresh);
 static int	proxy_fail(struct req *, enum failure_kind, const char *);
+static void	proxy_upstream_event(struct upstream *);
+static void	proxy_upstream_timeout(struct upstream *);
+
+/* What the request's upstream connection tells it. */
+static const struct up_handlers proxy_up_handlers = {
+	proxy_upstream_event, proxy_upstream_timeout
+};
 
 static struct wpool *
 proxy_route(struct req *r)
@@ -201,8 +208,9 @@ proxy_next_try(struct req *r, bool fresh)
 	 * trial is there to find out whether the peer answers SYNs.
 	 */
 	if (!fresh && !t->trial)
-		up = up_take_idle(wp);
-	if (up == NULL && (up = up_connect(w, wp, &kind)) == NULL)
+		up = up_take_idle(wp, &proxy_up_handlers);
+	if (up == NULL && (up = up_connect(w, wp, &proxy_up_handlers,
+	    &kind)) == NULL)
 		return proxy_fail(r, kind, "connect");
 	t->reused = up->reused;
 	up->req = r;
@@ -797,7 +805,7 @@ proxy_up_handshake(struct req *r, struct upstream *up)
 	return -1;
 }
 
-void
+static void
 proxy_upstream_event(struct upstream *up)
 {
 	struct req	*r = up->req;
@@ -837,7 +845,7 @@ out:
 	conn_leave(c);
 }
 
-void
+static void
 proxy_upstream_timeout(struct upstream *up)
 {
 	struct req	*r = up->req;

@@ -67,6 +67,7 @@ struct http_req_head {
 };
 
 struct wpeer;
+struct upstream;
 struct ssl_session_st;
 
 enum up_state {
@@ -78,11 +79,22 @@ enum up_state {
 				   finishing for its verdict (orphan.c) */
 };
 
+/*
+ * What the owner of a connection in use (a request, or the orphan list)
+ * is told: readiness or the end of its timer.  The idle list handles its
+ * own connections.
+ */
+struct up_handlers {
+	void	(*event)(struct upstream *);
+	void	(*timeout)(struct upstream *);
+};
+
 struct upstream {
 	struct io		 io;
 	struct worker		*w;
 	struct wpeer		*wp;
 	struct req		*req;
+	const struct up_handlers *owner;	/* NULL while idle */
 	struct loop_timer	 timer;
 	enum up_state		 state;
 	bool			 reused;	/* came from the idle list */
