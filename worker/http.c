@@ -1,3 +1,4 @@
+/* http.c: request and response heads: parsing, checking, rebuilding. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif

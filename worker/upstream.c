@@ -1,3 +1,8 @@
+/*
+ * upstream.c: connections to peers, and each peer's idle keep-alive list.
+ * A connection in use reports to its owner through the handlers the owner
+ * set; this file names none of its users.
+ */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -10,11 +15,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/*
- * upstream.c: connections to peers, and each peer's idle keep-alive list.
- * A connection in use reports to its owner through the handlers the owner
- * set; this file names none of its users.
- */
 #include "buf.h"
 #include "log.h"
 #include "tls.h"

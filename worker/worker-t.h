@@ -152,8 +152,20 @@ enum req_phase {
 
 struct conn;
 
+/*
+ * What the request's pump tells the client connection that owns it, by
+ * return value, or through req.settle when an upstream event moved it.
+ */
+enum req_verdict {
+	REQ_WAIT,		/* waiting on a socket or a timer */
+	REQ_DONE,		/* the response was written whole */
+	REQ_CLOSE,		/* close the client connection now */
+};
+
 struct req {
 	struct conn		*c;
+	void			(*settle)(struct req *, enum req_verdict);
+	bool			 closing;	/* REQ_CLOSE is the verdict */
 	struct http_req_head	 head;
 	struct wpool		*pool;
 	enum req_phase		 phase;
@@ -253,6 +265,8 @@ struct worker {
 	size_t			 npools;
 	struct conn		*conns;
 	size_t			 nconns;
+	/* conn.c's news that a connection went (worker.c's handler) */
+	void			(*conn_closed)(struct worker *);
 	int			 sigfd;
 	int			 access_fd;	/* -1: no access log */
 	bool			 stopping;
