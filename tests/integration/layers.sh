@@ -1,8 +1,10 @@
 #!/bin/bash
-# Layers: the worker's files call one way, and shm/ calls neither master/
-# nor worker/.  Calls are read from the built objects (nm on libshunt.a:
-# what each object needs and what each defines), includes from the
-# sources, and both are held against the layer map in worker/README.
+# Layers: the worker's files call one way, shm/ calls neither master/ nor
+# worker/, and shuntctl holds no worker code.  Calls are read from the
+# built objects (nm on the rooms' libraries: what each object needs and
+# what each defines), includes from the sources, and both are held against
+# the layer map in worker/README.  (The link order of the rooms' libraries
+# already refuses a call from a lower room to a higher one.)
 #
 #   worker layer (lower calls higher never; a file may call its own layer
 #   only without a circle, which tsort finds):
@@ -16,9 +18,14 @@
 . "$(dirname "$0")/lib.sh"
 
 : "${SHUNT_BUILDDIR:=$(cd "$(dirname "$SHUNT_BINARY")" && pwd)}"
-lib=$SHUNT_BUILDDIR/libshunt.a
+libs=""
+for room in common shm worker master; do
+	libs="$libs $SHUNT_BUILDDIR/lib$room.a"
+done
 command -v nm >/dev/null 2>&1 || { skip "layers" "nm is not installed"; done_testing; exit; }
-[ -f "$lib" ] || { not_ok "libshunt.a is built ($lib)"; done_testing; exit; }
+for lib in $libs; do
+	[ -f "$lib" ] || { not_ok "$lib is built"; done_testing; exit; }
+done
 
 layer() {
 	case $1 in
@@ -39,11 +46,13 @@ for f in $worker_files; do
 done
 
 # "caller callee" for every symbol an object takes from another object.
-nm -A --defined-only -g "$lib" 2>/dev/null |
-    awk '{ split($1, p, ":"); o = p[2]; sub(/^libshunt_a-/, "", o);
+# shellcheck disable=SC2086
+nm -A --defined-only -g $libs 2>/dev/null |
+    awk '{ split($1, p, ":"); o = p[2]; sub(/^lib[a-z]*_a-/, "", o);
 	   sub(/\.o$/, "", o); print $3, o }' | sort > "$TEST_TMP/defs"
-nm -A -u "$lib" 2>/dev/null |
-    awk '{ split($1, p, ":"); o = p[2]; sub(/^libshunt_a-/, "", o);
+# shellcheck disable=SC2086
+nm -A -u $libs 2>/dev/null |
+    awk '{ split($1, p, ":"); o = p[2]; sub(/^lib[a-z]*_a-/, "", o);
 	   sub(/\.o$/, "", o); print $NF, o }' | sort > "$TEST_TMP/uses"
 join "$TEST_TMP/uses" "$TEST_TMP/defs" |
     awk '$2 != $3 { print $2, $3, $1 }' | sort -u > "$TEST_TMP/calls"
@@ -106,5 +115,16 @@ while read -r from to sym; do
 	fi
 done < "$TEST_TMP/calls"
 expect_eq "shm/ calls nothing in master/, worker/ or tools/" "$shm_up" ""
+
+# shuntctl reads the store and the config: no worker code (TLS handshakes
+# included) is linked into it.
+ctl=$SHUNT_BUILDDIR/shuntctl
+nm --defined-only -g "$SHUNT_BUILDDIR/libworker.a" 2>/dev/null |
+    awk 'NF == 3 { print $3 }' | sort -u > "$TEST_TMP/worker.syms"
+nm --defined-only "$ctl" 2>/dev/null | awk '{ print $3 }' | sort -u |
+    comm -12 - "$TEST_TMP/worker.syms" > "$TEST_TMP/ctl.worker"
+check "shuntctl is built" test -x "$ctl"
+expect_eq "shuntctl holds no symbol of worker/" \
+    "$(tr '\n' ' ' < "$TEST_TMP/ctl.worker")" ""
 
 done_testing
