@@ -1,4 +1,4 @@
-/* log.c: the error log of every process (master, workers, checker, shuntctl). */
+/* log.c: the error log of every process: master, workers, shuntctl. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif

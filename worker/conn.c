@@ -103,10 +103,7 @@ conn_new(struct worker *w, struct listener_rt *l, int fd,
 		free(c);
 		return;
 	}
-	c->next = w->conns;
-	if (w->conns != NULL)
-		w->conns->prev = c;
-	w->conns = c;
+	LIST_INSERT_HEAD(&w->conns, c, link);
 	w->nconns++;
 	/*
 	 * A new connection must send its first head within header_timeout;
@@ -139,13 +136,7 @@ conn_unlink(struct conn *c)
 {
 	struct worker	*w = c->w;
 
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		w->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	c->next = c->prev = NULL;
+	LIST_REMOVE(c, link);
 	w->nconns--;
 }
 
@@ -520,8 +511,8 @@ conn_close_idle(struct worker *w)
 {
 	struct conn	*c, *next;
 
-	for (c = w->conns; c != NULL; c = next) {
-		next = c->next;
+	for (c = LIST_FIRST(&w->conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, link);
 		/* A TLS handshake under way is a connection about to ask. */
 		if (c->state != CONN_IDLE && c->state != CONN_HANDSHAKE)
 			continue;

@@ -45,12 +45,12 @@ peers_wall_ms(void)
 static void
 peers_drop_disabled(struct wpeer *wp)
 {
-	if (wp->rec.admin != ADMIN_DISABLED || wp->idle == NULL)
+	if (wp->rec.admin != ADMIN_DISABLED || LIST_EMPTY(&wp->idle))
 		return;
 	log_info("peer %s/%s is disabled: closing %zu idle connections",
 	    wp->cfg->pool->name, wp->cfg->addr.text, wp->nidle);
-	while (wp->idle != NULL)
-		up_close(wp->idle);
+	while (!LIST_EMPTY(&wp->idle))
+		up_close(LIST_FIRST(&wp->idle));
 }
 
 /*
@@ -68,7 +68,7 @@ peers_check_idle(struct worker *w)
 	for (i = 0; i < w->npools; i++)
 		for (j = 0; j < w->pools[i].cfg->npeers; j++) {
 			wp = &w->pools[i].peers[j];
-			if (wp->idle != NULL && store_peer_get(w->store,
+			if (!LIST_EMPTY(&wp->idle) && store_peer_get(w->store,
 			    w->pools[i].cfg->name, wp->cfg->addr.text,
 			    &wp->rec) != 0)
 				health_init(&wp->rec);

@@ -44,9 +44,10 @@ req_new(struct conn *c, void (*settle)(struct req *, enum req_verdict))
 int
 req_tries_init(struct req *r, const struct cfg_pool *pool)
 {
-	/* The common pool fits the arrays inside the request: no allocation. */
+	/* The usual pool fits the arrays inside the request: no malloc. */
 	r->tries_cap = pool->retry.tries + 2;
-	if (r->tries_cap <= sizeof(r->tries_inline) / sizeof(r->tries_inline[0]))
+	if (r->tries_cap <= sizeof(r->tries_inline) /
+	    sizeof(r->tries_inline[0]))
 		r->tries = r->tries_inline;
 	else
 		r->tries = calloc(r->tries_cap, sizeof(*r->tries));

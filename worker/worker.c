@@ -213,8 +213,8 @@ worker_free(struct worker *w)
 {
 	size_t	 i, j;
 
-	while (w->conns != NULL)
-		conn_close(w->conns);
+	while (!LIST_EMPTY(&w->conns))
+		conn_close(LIST_FIRST(&w->conns));
 	req_free_spares(w);
 	up_close_idle(w);
 	/* Before the store closes: what they hold goes back to it. */
