@@ -84,6 +84,20 @@ proxy_answer(struct req *r, unsigned status)
 		c->close_after = true;
 }
 
+/*
+ * Rule 5: no more tries.  The answer follows the last try: 504 after a
+ * timeout, else 502; 503 when no try could be made at all.
+ */
+static void
+proxy_answer_failed(struct req *r)
+{
+	if (r->ntries == 0)
+		proxy_answer(r, 503);
+	else
+		proxy_answer(r, failure_is_timeout(r->tries[r->ntries -
+		    1].outcome) ? 504 : 502);
+}
+
 enum req_verdict
 proxy_reply(struct req *r, unsigned status)
 {
@@ -166,13 +180,7 @@ proxy_next_try(struct req *r, bool fresh)
 		bp = r->next_peer;
 		r->next_peer = NULL;
 	} else if ((bp = peers_select(r, NULL)) == NULL) {
-		/* Rule 5: no try could be made at all is 503. */
-		if (r->ntries == 0) {
-			proxy_answer(r, 503);
-			return 0;
-		}
-		proxy_answer(r, failure_is_timeout(r->tries[r->ntries -
-		    1].outcome) ? 504 : 502);
+		proxy_answer_failed(r);
 		return 0;
 	}
 	wp = &r->pool->peers[bp->cfg->index];
@@ -342,7 +350,7 @@ proxy_fail(struct req *r, enum failure_kind kind, const char *doing)
 		return proxy_next_try(r, verdict == RETRY_FRESH);
 	if (kind == FAIL_CLIENT_ABORT)
 		return proxy_close(r);
-	proxy_answer(r, failure_is_timeout(kind) ? 504 : 502);
+	proxy_answer_failed(r);
 	return 0;
 }
 
