@@ -726,26 +726,72 @@ static const struct cfg_key peer_keys[] = {
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL, 0, NULL }
 };
 
-static int
-cfg_sub_peers(struct cfg_ctx *ctx, json_t *v, const char *path, void *base)
+/*
+ * The peers of one pool by address, hashed, so that a pool of 100,000
+ * peers is checked for duplicates in linear time, not 5 * 10^9 compares.
+ * A slot holds a peer's index + 1; 0 is empty.  At most half full.
+ */
+struct cfg_addr_set {
+	size_t	*slots;
+	size_t	 mask;
+};
+
+static size_t
+cfg_addr_hash(const struct cfg_addr *a)
 {
-	struct cfg_pool	*pool = base;
+	const unsigned char	*p = (const unsigned char *)&a->sa;
+	uint64_t		 h = 1469598103934665603ULL;	/* FNV-1a */
+	socklen_t		 i;
+
+	for (i = 0; i < a->salen; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+static int
+cfg_addr_set_init(struct cfg_addr_set *set, size_t n)
+{
+	size_t	 nslots = 16;
+
+	while (nslots < 2 * n)
+		nslots *= 2;
+	set->mask = nslots - 1;
+	set->slots = calloc(nslots, sizeof(*set->slots));
+	return set->slots != NULL ? 0 : -1;
+}
+
+/*
+ * Add pool->peers[i]: -1 (and nothing added) when an earlier peer has the
+ * same address, *first then names the earliest such peer.
+ */
+static int
+cfg_addr_set_add(struct cfg_addr_set *set, const struct cfg_pool *pool,
+    size_t i, size_t *first)
+{
+	const struct cfg_addr	*a = &pool->peers[i].addr;
+	size_t			 h = cfg_addr_hash(a) & set->mask;
+
+	for (; set->slots[h] != 0; h = (h + 1) & set->mask) {
+		if (cfg_sockaddr_equal(&pool->peers[set->slots[h] - 1].addr,
+		    a)) {
+			*first = set->slots[h] - 1;
+			return -1;
+		}
+	}
+	set->slots[h] = i + 1;
+	return 0;
+}
+
+static int
+cfg_peers_walk(struct cfg_ctx *ctx, json_t *v, const char *path,
+    struct cfg_pool *pool, struct cfg_addr_set *set)
+{
 	struct cfg_peer	*peer;
 	const char	*tls_only[] = { "sni", "verify", "ca_file" };
 	json_t		*pv;
 	char		*child, *key;
 	size_t		 i, j, nprimary = 0;
 
-	if (!json_is_array(v))
-		return cfg_fail(ctx, path, "expected an array of peers, got %s",
-		    cfg_json_type(v));
-	if (json_array_size(v) == 0)
-		return cfg_fail(ctx, path, "pool \"%s\" has no peers: add at "
-		    "least one {\"address\": \"host:port\"}", pool->name);
-	pool->npeers = json_array_size(v);
-	if ((pool->peers = cfg_alloc(ctx->cfg, pool->npeers *
-	    sizeof(*pool->peers))) == NULL)
-		return cfg_nomem(ctx);
 	json_array_foreach(v, i, pv) {
 		peer = &pool->peers[i];
 		peer->index = i;
@@ -780,10 +826,7 @@ cfg_sub_peers(struct cfg_ctx *ctx, json_t *v, const char *path, void *base)
 			}
 			free(key);
 		}
-		for (j = 0; j < i; j++) {
-			if (!cfg_sockaddr_equal(&pool->peers[j].addr,
-			    &peer->addr))
-				continue;
+		if (cfg_addr_set_add(set, pool, i, &j) == -1) {
 			key = jpos_path_key(child, "address");
 			cfg_fail(ctx, key ? key : child, "duplicate peer \"%s\" "
 			    "in pool \"%s\": the same address as %s[%zu]",
@@ -800,6 +843,29 @@ cfg_sub_peers(struct cfg_ctx *ctx, json_t *v, const char *path, void *base)
 		return cfg_fail(ctx, path, "every peer of pool \"%s\" is a "
 		    "backup: at least one must be a primary", pool->name);
 	return 0;
+}
+
+static int
+cfg_sub_peers(struct cfg_ctx *ctx, json_t *v, const char *path, void *base)
+{
+	struct cfg_pool		*pool = base;
+	struct cfg_addr_set	 set;
+	int			 rc;
+
+	if (!json_is_array(v))
+		return cfg_fail(ctx, path, "expected an array of peers, got %s",
+		    cfg_json_type(v));
+	if (json_array_size(v) == 0)
+		return cfg_fail(ctx, path, "pool \"%s\" has no peers: add at "
+		    "least one {\"address\": \"host:port\"}", pool->name);
+	pool->npeers = json_array_size(v);
+	if ((pool->peers = cfg_alloc(ctx->cfg, pool->npeers *
+	    sizeof(*pool->peers))) == NULL ||
+	    cfg_addr_set_init(&set, pool->npeers) == -1)
+		return cfg_nomem(ctx);
+	rc = cfg_peers_walk(ctx, v, path, pool, &set);
+	free(set.slots);
+	return rc;
 }
 
 #define POOL(f) offsetof(struct cfg_pool, f)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <CUnit/CUnit.h>
@@ -676,6 +677,94 @@ test_load_file_errors(void)
 	    "No such file or directory");
 }
 
+/*
+ * Loading is linear in the number of peers and pools: 100,000 of each
+ * took 40 s when duplicate peers and keys were searched linearly.  The
+ * bound is far above the ~0.5 s it takes now, on a slow or busy machine
+ * or under a sanitizer, and far below the quadratic time.
+ */
+#define BIG_N		100000
+#define BIG_BOUND_S	20.0
+
+static double
+now_s(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* BIG_N peers in one pool, or BIG_N pools of one peer; dup: peer i == 3. */
+static char *
+big_config(int pools, size_t dup)
+{
+	size_t	 cap = (size_t)BIG_N * 64 + 256, off, i;
+	char	*text;
+
+	if ((text = malloc(cap)) == NULL)
+		return NULL;
+	off = (size_t)snprintf(text, cap, "{\"listeners\": [{\"listen\": "
+	    "\"127.0.0.1:8080\", \"pool\": \"p0\"}], \"pools\": {%s",
+	    pools ? "" : "\"p0\": {\"peers\": [");
+	for (i = 0; i < BIG_N; i++) {
+		size_t	 a = i == dup ? 3 : i;
+
+		if (pools)
+			off += (size_t)snprintf(text + off, cap - off,
+			    "%s\"p%zu\": {\"peers\": [{\"address\": "
+			    "\"10.%zu.%zu.%zu:80\"}]}", i ? ", " : "", i,
+			    a >> 16 & 255, a >> 8 & 255, a & 255);
+		else
+			off += (size_t)snprintf(text + off, cap - off,
+			    "%s{\"address\": \"10.%zu.%zu.%zu:80\"}",
+			    i ? ", " : "", a >> 16 & 255, a >> 8 & 255,
+			    a & 255);
+	}
+	snprintf(text + off, cap - off, "%s}}", pools ? "" : "]}");
+	return text;
+}
+
+static void
+test_big_configs(void)
+{
+	struct shunt_config	*cfg;
+	struct cfg_error	 err;
+	char			*text, msg[1024];
+	double			 t0 = now_s();
+
+	text = big_config(0, (size_t)-1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	cfg = load(text, &err);
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	if (cfg != NULL)
+		CU_ASSERT_EQUAL(cfg->pools[0].npeers, BIG_N);
+	cfg_free(cfg);
+	free(text);
+
+	text = big_config(1, (size_t)-1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	cfg = load(text, &err);
+	CU_ASSERT_PTR_NOT_NULL(cfg);
+	if (cfg != NULL)
+		CU_ASSERT_EQUAL(cfg->npools, BIG_N);
+	cfg_free(cfg);
+	free(text);
+
+	/* The last peer repeats the fourth: still found, and named. */
+	text = big_config(0, BIG_N - 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	CU_ASSERT_PTR_NULL(load(text, &err));
+	cfg_error_format(&err, msg, sizeof(msg));
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "duplicate peer \"10.0.0.3:80\" "
+	    "in pool \"p0\": the same address as pools.p0.peers[3]"));
+	free(text);
+
+	fprintf(stderr, "# %d peers, %d pools, a duplicate: %.2f s\n", BIG_N,
+	    BIG_N, now_s() - t0);
+	CU_ASSERT(now_s() - t0 < BIG_BOUND_S);
+}
+
 int
 main(void)
 {
@@ -692,5 +781,7 @@ main(void)
 	CU_add_test(s, "size forms", test_size_forms);
 	CU_add_test(s, "load file errors", test_load_file_errors);
 	CU_add_test(s, "TLS certificate, key and CA files", test_tls_files);
+	CU_add_test(s, "100,000 peers and pools in linear time",
+	    test_big_configs);
 	return tap_run_registry();
 }
