@@ -92,8 +92,8 @@ store_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static int
-store_mkdirs(const char *dir)
+int
+store_make_dir(const char *dir)
 {
 	char		 path[PATH_MAX], *p;
 	struct stat	 st;
@@ -193,6 +193,37 @@ fail:
 	return rc;
 }
 
+/*
+ * LMDB opens its files by name, following links, and as the first user
+ * of a lock file truncates and rewrites it.  The worker user owns the
+ * directory: a lock.mdb it made a link to /etc/passwd would have a root
+ * master or a root shuntctl overwrite that.  A missing file is fine
+ * (LMDB creates it).
+ */
+static int
+store_check_files(const char *dir)
+{
+	static const char *const names[] = { "data.mdb", "lock.mdb" };
+	char		 path[PATH_MAX];
+	struct stat	 st;
+	size_t		 i;
+	int		 n;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		n = snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (n < 0 || (size_t)n >= sizeof(path))
+			return ENAMETOOLONG;
+		if (lstat(path, &st) == -1) {
+			if (errno == ENOENT)
+				continue;
+			return errno;
+		}
+		if (!S_ISREG(st.st_mode))
+			return STORE_NOT_FILE;
+	}
+	return 0;
+}
+
 /* Move a data file LMDB refused out of the way, keeping it for study. */
 static int
 store_move_aside(const char *dir)
@@ -230,7 +261,7 @@ store_open(struct store **out, const char *dir, int flags)
 	    ((flags & STORE_CREATE) && (flags & STORE_RDONLY)))
 		return EINVAL;
 	if (flags & STORE_CREATE) {
-		if ((rc = store_mkdirs(dir)) != 0)
+		if ((rc = store_make_dir(dir)) != 0)
 			return rc;
 	} else {
 		/* LMDB would create the files in any existing directory. */
@@ -240,6 +271,8 @@ store_open(struct store **out, const char *dir, int flags)
 		if (access(path, F_OK) == -1)
 			return errno;
 	}
+	if ((rc = store_check_files(dir)) != 0)
+		return rc;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return ENOMEM;
 	s->pid = getpid();
@@ -285,6 +318,9 @@ store_strerror(int rc)
 		return "store data file was corrupt: moved aside and recreated";
 	case STORE_FORKED:
 		return "store handle used in another process than its opener";
+	case STORE_NOT_FILE:
+		return "data.mdb or lock.mdb is a symbolic link or not a "
+		    "regular file: refusing to open it";
 	default:
 		return mdb_strerror(rc);
 	}

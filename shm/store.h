@@ -92,6 +92,9 @@
 				    corrupt, moved aside, and recreated;
 				    the handle is open and usable */
 #define STORE_FORKED	(-30701) /* handle used after fork() */
+#define STORE_NOT_FILE	(-30702) /* store_open(): data.mdb or lock.mdb
+				    is a symbolic link or not a regular
+				    file */
 
 #define STORE_MAP_SIZE		(64UL << 20)
 #define STORE_MAX_READERS	512
@@ -168,12 +171,23 @@ struct store;
  * the environment open: a data file moved aside under live processes
  * would leave them on the old one.
  *
+ * A data.mdb or lock.mdb that is a symbolic link or not a regular file
+ * is refused (STORE_NOT_FILE), never followed: LMDB rewrites the lock
+ * file it opens, and whoever owns the directory could point it anywhere.
+ *
  * Returns 0 or STORE_RECREATED with *out owned by the caller (release it
  * with store_close()); otherwise *out is NULL and the code is ENOENT (no
  * such dir or environment without STORE_CREATE), EACCES, EINVAL (bad
- * flags), ENOMEM, or an LMDB code.
+ * flags), ENOMEM, STORE_NOT_FILE, or an LMDB code.
  */
 int	 store_open(struct store **out, const char *dir, int flags);
+
+/*
+ * Create directory dir and its missing parents (mode STORE_DIR_MODE, less
+ * the umask), as store_open(STORE_CREATE) does.  Returns 0, ENOTDIR when
+ * dir exists and is not a directory, or an errno value.
+ */
+int	 store_make_dir(const char *dir);
 
 /*
  * Close the handle and free it; NULL is fine.  Ends a read transaction

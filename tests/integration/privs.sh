@@ -103,6 +103,93 @@ check "the workers write the new access log" wait_until 50 logged
 expect_eq "the new access log belongs to the worker user" \
     "$(owner "$TEST_TMP/log/access.log")" "$uid:$gid 640"
 
+# --- links the worker user could plant -----------------------------------------
+# It owns state_dir (and here the log directory): a link there to a file
+# of root's must never have the root master hand that file over, nor
+# LMDB, opened by the root master, rewrite it as its lock file.
+secret=$TEST_TMP/secret
+printf 'root only\n' > "$secret"
+chmod 0600 "$secret"
+secret_was="$(owner "$secret") $(sha256sum < "$secret")"
+errors_before=$(grep -c . "$TEST_TMP/log/error.log")
+new_errors() {
+	tail -n +"$((errors_before + 1))" "$TEST_TMP/log/error.log"
+}
+# plant FILE: FILE becomes a link to the secret; FILE.real keeps it.
+plant() {
+	mv "$1" "$1.real" && ln -s "$secret" "$1"
+}
+unplant() {
+	rm -f "$1" && mv "$1.real" "$1"
+}
+for f in lock.mdb data.mdb; do
+	plant "$TEST_TMP/state/$f"
+	kill -HUP "$SHUNT_PID"
+	refused_hup() {
+		new_errors | grep -q "reload failed.*data.mdb or lock.mdb is a symbolic link"
+	}
+	check "$f a link: HUP refuses the store, logged" wait_until 50 refused_hup
+	kill -USR1 "$SHUNT_PID"
+	refused_usr1() {
+		new_errors | grep -q "refusing to hand $TEST_TMP/state/$f to the worker user: it is a symbolic link"
+	}
+	check "$f a link: USR1 refuses to hand it over, logged" \
+	    wait_until 50 refused_usr1
+	expect_eq "$f a link: the target keeps its owner, mode and bytes" \
+	    "$(owner "$secret") $(sha256sum < "$secret")" "$secret_was"
+	expect_eq "$f a link: shunt serves on" "$(curl -s -m 5 -o /dev/null \
+	    -w '%{http_code}' "http://127.0.0.1:$port/")" 200
+	unplant "$TEST_TMP/state/$f"
+	errors_before=$(grep -c . "$TEST_TMP/log/error.log")
+done
+
+# A hard link instead (the kernel's protected_hardlinks stops most users).
+mv "$TEST_TMP/state/data.mdb" "$TEST_TMP/state/data.mdb.real"
+ln "$secret" "$TEST_TMP/state/data.mdb"
+kill -USR1 "$SHUNT_PID"
+refused_hard() {
+	new_errors | grep -q "refusing to hand $TEST_TMP/state/data.mdb to the worker user: it has 2 hard links"
+}
+check "data.mdb a hard link: USR1 refuses it, logged" wait_until 50 refused_hard
+expect_eq "data.mdb a hard link: the target keeps its owner and mode" \
+    "$(owner "$secret") $(sha256sum < "$secret")" "$secret_was"
+rm -f "$TEST_TMP/state/data.mdb"
+mv "$TEST_TMP/state/data.mdb.real" "$TEST_TMP/state/data.mdb"
+errors_before=$(grep -c . "$TEST_TMP/log/error.log")
+
+# The logs: the error log is opened by the root master, and both are
+# handed over.
+mv "$TEST_TMP/log/error.log" "$TEST_TMP/log/error.log.real"
+ln -s "$secret" "$TEST_TMP/log/error.log"
+kill -USR1 "$SHUNT_PID"
+refused_errlog() {
+	tail -n +"$((errors_before + 1))" "$TEST_TMP/log/error.log.real" |
+	    grep -q "cannot reopen $TEST_TMP/log/error.log: Too many levels of symbolic links" &&
+	tail -n +"$((errors_before + 1))" "$TEST_TMP/log/error.log.real" |
+	    grep -q "refusing to hand $TEST_TMP/log/error.log to the worker user: it is a symbolic link"
+}
+check "error log a link: USR1 neither opens nor hands it over, logged" \
+    wait_until 50 refused_errlog
+rm -f "$TEST_TMP/log/error.log"
+mv "$TEST_TMP/log/error.log.real" "$TEST_TMP/log/error.log"
+kill -USR1 "$SHUNT_PID"
+sleep 0.5
+errors_before=$(grep -c . "$TEST_TMP/log/error.log")
+plant "$TEST_TMP/log/access.log"
+kill -USR1 "$SHUNT_PID"
+refused_acclog() {
+	new_errors | grep -q "refusing to hand $TEST_TMP/log/access.log to the worker user: it is a symbolic link"
+}
+check "access log a link: USR1 refuses to hand it over, logged" \
+    wait_until 50 refused_acclog
+expect_eq "log files as links: the target keeps its owner, mode and bytes" \
+    "$(owner "$secret") $(sha256sum < "$secret")" "$secret_was"
+expect_eq "log files as links: shunt serves on" "$(curl -s -m 5 -o /dev/null \
+    -w '%{http_code}' "http://127.0.0.1:$port/")" 200
+unplant "$TEST_TMP/log/access.log"
+kill -USR1 "$SHUNT_PID"
+sleep 0.5
+
 # A reload keeps dropping privileges.
 sed -i 's/"workers": 2/"workers": 3/' "$conf"
 kill -HUP "$SHUNT_PID"
