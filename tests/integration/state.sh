@@ -1,0 +1,119 @@
+#!/bin/bash
+# state_dir belongs to one master: a second shunt on it refuses to start
+# (it would prune the first one's peers from the store), -t still works,
+# the lock goes with the master (even a killed one, even in daemon mode),
+# and a store removed at run time is created again by the next HUP.
+. "$(dirname "$0")/lib.sh"
+
+: "${SHUNTCTL_BINARY:?SHUNTCTL_BINARY must name shuntctl}"
+start_backend b1 || exit 1
+b1=$BACKEND_PORT
+state=$TEST_TMP/state
+
+# write_conf FILE PORT POOL [EXTRA]
+write_conf() {
+	cat > "$1" <<JSON
+{
+  "workers": 2,
+  "state_dir": "$state",
+  $4
+  "listeners": [ { "listen": "127.0.0.1:$2", "pool": "$3" } ],
+  "pools": { "$3": { "peers": [ { "address": "127.0.0.1:$b1" } ] } }
+}
+JSON
+}
+
+port_a=$(free_port)
+write_conf "$TEST_TMP/a.json" "$port_a" web
+start_shunt "$TEST_TMP/a.json" "$port_a" || exit 1
+pid_a=$SHUNT_PID
+
+port_b=$(free_port)
+write_conf "$TEST_TMP/b.json" "$port_b" other
+run "$SHUNT_BINARY" -f -c "$TEST_TMP/b.json"
+expect_eq "a second master on the same state_dir exits 1" "$rc" 1
+expect_eq "and names the running one" "$out" \
+    "shunt: state_dir $state is in use by shunt master $pid_a ($state/master.lock)"
+peers=$("$SHUNTCTL_BINARY" -S "$state" status | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print(" ".join(p["name"] for p in d["pools"]), d["master"]["pid"])')
+expect_eq "the first master's pools are still in the store" "$peers" \
+    "web $pid_a"
+run "$SHUNT_BINARY" -t -c "$TEST_TMP/b.json"
+expect_eq "shunt -t works while a master runs" "$out $rc" \
+    "$TEST_TMP/b.json: ok 0"
+
+# --- the lock goes with the master -----------------------------------------
+
+workers=$(pgrep -P "$pid_a")
+kill -9 "$pid_a"
+wait "$pid_a" 2>/dev/null
+start_shunt "$TEST_TMP/b.json" "$port_b"
+check "a killed master's state_dir is free at once, its workers or not" \
+    alive "$SHUNT_PID"
+pid_b=$SHUNT_PID
+wait_until 100 none_alive $workers
+stop_shunt
+check "a master that stopped leaves state_dir free" \
+    start_shunt "$TEST_TMP/a.json" "$port_a"
+pid_a=$SHUNT_PID
+
+# --- a store removed at run time ------------------------------------------------
+
+code() {
+	curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port_a/"
+}
+rm -rf "$state"
+kill -TERM "$(pgrep -P "$pid_a" | head -n 1)"
+sleep 1.5
+expect_eq "a worker respawned without a store serves" "$(code)$(code)" 200200
+check "and says so" grep -q "peers' health is not shared" "$TEST_TMP/shunt.err"
+check "the master is alive" alive "$pid_a"
+kill -HUP "$pid_a"
+recreated() {
+	[ -s "$state/data.mdb" ] && grep -q "generation 2" "$TEST_TMP/shunt.err"
+}
+check "HUP creates the store again" wait_until 100 recreated
+check "with a warning" grep -q "health store in $state was removed" \
+    "$TEST_TMP/shunt.err"
+st=$("$SHUNTCTL_BINARY" -S "$state" status | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print(d["pools"][0]["name"], d["master"]["pid"])')
+expect_eq "the new store has the pools" "$st" "web $pid_a"
+expect_eq "requests still succeed" "$(code)$(code)" 200200
+run "$SHUNT_BINARY" -f -c "$TEST_TMP/b.json"
+expect_eq "the new state_dir is locked again" "$out" \
+    "shunt: state_dir $state is in use by shunt master $pid_a ($state/master.lock)"
+
+# A store that cannot be made: the reload fails, the master serves on.
+rm -rf "$state"
+echo x > "$state"
+kill -HUP "$pid_a"
+failed() {
+	grep -q "reload failed.*$state" "$TEST_TMP/shunt.err"
+}
+check "HUP with state_dir a file fails, logged" wait_until 100 failed
+expect_eq "and the old generation serves on" "$(code)$(code)" 200200
+rm -f "$state"
+stop_shunt
+
+# --- daemon mode: the daemon holds the lock and its pid is in the file ------
+
+write_conf "$TEST_TMP/d.json" "$port_a" web \
+    "\"pid_file\": \"$TEST_TMP/d.pid\", \"log\": {\"error\": \"$TEST_TMP/error.log\"},"
+run "$SHUNT_BINARY" -c "$TEST_TMP/d.json"
+expect_eq "a daemon starts" "$rc" 0
+dpid=$(cat "$TEST_TMP/d.pid")
+test_pids="$test_pids $dpid"
+expect_eq "the lock file names the daemon" "$(cat "$state/master.lock")" \
+    "$dpid"
+run "$SHUNT_BINARY" -f -c "$TEST_TMP/b.json"
+expect_eq "a second master is refused by the daemon's lock" "$out" \
+    "shunt: state_dir $state is in use by shunt master $dpid ($state/master.lock)"
+kill -TERM "$dpid"
+wait_until 100 none_alive "$dpid"
+check "once the daemon is gone the state_dir is free" \
+    start_shunt "$TEST_TMP/b.json" "$port_b"
+stop_shunt
+
+done_testing
