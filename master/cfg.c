@@ -22,12 +22,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "cfg.h"
 #include "jsonpos.h"
+#include "store-t.h"
 #include "tls_cfg.h"
 #include "units.h"
 
@@ -699,6 +701,14 @@ static int
 cfg_sub_peer_addr(struct cfg_ctx *ctx, json_t *v, const char *path,
     void *base)
 {
+	size_t	 len;
+
+	/* Before resolving: the store keys peers by the address as written. */
+	if (json_is_string(v) &&
+	    (len = strlen(json_string_value(v))) >= STORE_ADDR_MAX)
+		return cfg_fail(ctx, path, "address \"%.20s...\" is %zu bytes "
+		    "long: at most %d fit the health store",
+		    json_string_value(v), len, STORE_ADDR_MAX - 1);
 	return cfg_parse_addr(ctx, v, path, 0, &((struct cfg_peer *)base)->addr);
 }
 
@@ -933,6 +943,14 @@ cfg_sub_pools(struct cfg_ctx *ctx, json_t *v, const char *path, void *base)
 			free(child);
 			return -1;
 		}
+		if (strlen(name) >= STORE_NAME_MAX) {
+			cfg_fail_at(ctx, child, CFG_AT_KEY, path, "pool name "
+			    "\"%.20s...\" is %zu bytes long: at most %d fit "
+			    "the health store", name, strlen(name),
+			    STORE_NAME_MAX - 1);
+			free(child);
+			return -1;
+		}
 		if ((pool->name = cfg_strdup(cfg, name)) == NULL) {
 			free(child);
 			return cfg_nomem(ctx);
@@ -1148,8 +1166,9 @@ cfg_sub_listeners(struct cfg_ctx *ctx, json_t *v, const char *path,
 
 #define TOP(f) offsetof(struct shunt_config, f)
 static const struct cfg_key top_keys[] = {
-	{ "workers", CFG_UINT, TOP(workers), NULL, 1, 1024, NULL, NULL, 0,
-	    NULL },
+	{ "workers", CFG_UINT, TOP(workers), NULL, 1, STORE_WORKERS_MAX,
+	    NULL, NULL, 0, "the health store keeps the pids of at most "
+	    "64 workers" },
 	{ "user", CFG_STRING, TOP(user), NULL, 0, 0, NULL, NULL, 0, NULL },
 	{ "group", CFG_STRING, TOP(group), NULL, 0, 0, NULL, NULL, 0, NULL },
 	{ "pid_file", CFG_PATH, TOP(pid_file), NULL, 0, 0, NULL, NULL, 0,
@@ -1253,6 +1272,48 @@ cfg_tls(struct cfg_ctx *ctx)
 	return 0;
 }
 
+/* --- what start would trip over in the file system ------------------------ */
+
+/*
+ * What -t can tell without creating anything: a state_dir that is not a
+ * directory, a log file that is one, a path through a file.  Missing
+ * files are fine (start creates state_dir and the logs); unreadable ones
+ * are left to start, which runs with other rights than -t may.
+ */
+static int
+cfg_check_path(struct cfg_ctx *ctx, const char *key, const char *file,
+    bool want_dir)
+{
+	struct stat	 st;
+
+	if (file == NULL)
+		return 0;
+	if (stat(file, &st) == -1) {
+		if (errno == ENOTDIR)
+			return cfg_fail(ctx, key, "\"%s\": a component of the "
+			    "path is not a directory", file);
+		return 0;
+	}
+	if (want_dir && !S_ISDIR(st.st_mode))
+		return cfg_fail(ctx, key, "\"%s\" is not a directory", file);
+	if (!want_dir && S_ISDIR(st.st_mode))
+		return cfg_fail(ctx, key, "\"%s\" is a directory, not a log "
+		    "file", file);
+	return 0;
+}
+
+static int
+cfg_check_files(struct cfg_ctx *ctx)
+{
+	const struct shunt_config	*cfg = ctx->cfg;
+
+	if (cfg_check_path(ctx, "state_dir", cfg->state_dir, true) != 0 ||
+	    cfg_check_path(ctx, "log.error", cfg->log.error, false) != 0 ||
+	    cfg_check_path(ctx, "log.access", cfg->log.access, false) != 0)
+		return -1;
+	return 0;
+}
+
 /* --- second pass: rules across objects ------------------------------------ */
 
 static int
@@ -1321,10 +1382,15 @@ cfg_check(struct cfg_ctx *ctx)
 	if (cfg->workers == 0) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		cfg->workers = ncpu > 0 ? (uint64_t)ncpu : 1;
+		/* A bigger box than the store has slots for. */
+		if (cfg->workers > STORE_WORKERS_MAX)
+			cfg->workers = STORE_WORKERS_MAX;
 	}
 	if (cfg->state_dir == NULL &&
 	    (cfg->state_dir = cfg_strdup(cfg, SHUNT_STATE_DIR)) == NULL)
 		return cfg_nomem(ctx);
+	if (cfg_check_files(ctx) != 0)
+		return -1;
 	return cfg_tls(ctx);
 }
 

@@ -100,7 +100,6 @@
 #define STORE_MAX_READERS	512
 #define STORE_FILE_MODE		0640
 #define STORE_DIR_MODE		0750
-#define STORE_WORKERS_MAX	64	/* worker pid slots in store_meta */
 
 /* "meta": who publishes, and the workers it runs. */
 struct store_meta {

@@ -37,7 +37,33 @@ struct bad_case {
 	const char	*msg;		/* a substring of the message */
 };
 
+#define X10 "xxxxxxxxxx"
+#define NAME64 X10 X10 X10 X10 X10 X10 "xxxx"
+
 static const struct bad_case bad_cases[] = {
+	/* what the health store can hold */
+	{ "{\"workers\": @65, " LSN ", " POOLS "}",
+	    "workers: must be between 1 and 64, got 65: the health store "
+	    "keeps the pids of at most 64 workers" },
+	{ "{" LSN ", \"pools\": {\"web\": {\"peers\": [{\"address\": "
+	    "\"127.0.0.1:9001\"}]},\n @\"" NAME64 "\": {\"peers\": "
+	    "[{\"address\": \"127.0.0.1:9001\"}]}}}",
+	    "pools: pool name \"xxxxxxxxxxxxxxxxxxxx...\" is 64 bytes long: at "
+	    "most 63 fit the health store" },
+	{ "{" LSN ", \"pools\": {\"web\": {\"peers\": [{\"address\": "
+	    "@\"" X10 X10 X10 X10 X10 "xxxxxxx.example:80\"}]}}}",
+	    "pools.web.peers[0].address: address \"xxxxxxxxxxxxxxxxxxxx...\" "
+	    "is 68 bytes long: at most 63 fit the health store" },
+	/* what start would trip over in the file system */
+	{ "{\"state_dir\": @\"/dev/null\", " LSN ", " POOLS "}",
+	    "state_dir: \"/dev/null\" is not a directory" },
+	{ "{\"state_dir\": @\"/dev/null/state\", " LSN ", " POOLS "}",
+	    "state_dir: \"/dev/null/state\": a component of the path is not "
+	    "a directory" },
+	{ "{\"log\": {\"error\": @\"/tmp\"}, " LSN ", " POOLS "}",
+	    "log.error: \"/tmp\" is a directory, not a log file" },
+	{ "{\"log\": {\"access\": @\"/\"}, " LSN ", " POOLS "}",
+	    "log.access: \"/\" is a directory, not a log file" },
 	/* syntax: jansson's position */
 	{ "{\"workers\": 2,\n  @}", "invalid JSON" },
 	{ "{\"workers\": tr@u}", "invalid JSON: invalid token near 'tru'" },
