@@ -67,13 +67,15 @@ state_publish(const struct shunt_config *cfg, uint64_t generation,
 	}
 	rc = store_open(&s, cfg->state_dir, live ? 0 : STORE_CREATE);
 	if (rc == STORE_RECREATED) {
-		log_warnx("health store in %s was unreadable: moved aside and "
-		    "recreated; every peer starts up", cfg->state_dir);
+		log_warnx("health store %s/data.mdb was unreadable (not LMDB, "
+		    "corrupt, or of another LMDB version): moved aside to "
+		    "data.mdb.corrupt-* and recreated; every peer starts up",
+		    cfg->state_dir);
 		rc = 0;
 	}
 	if (rc != 0) {
-		snprintf(err, errlen, "cannot open the health store in %s: %s",
-		    cfg->state_dir, store_strerror(rc));
+		snprintf(err, errlen, "cannot open the health store %s/data.mdb: "
+		    "%s", cfg->state_dir, store_strerror(rc));
 		return -1;
 	}
 	/* Readers of a previous master's workers that died with it. */

@@ -116,4 +116,31 @@ check "once the daemon is gone the state_dir is free" \
     start_shunt "$TEST_TMP/b.json" "$port_b"
 stop_shunt
 
+# --- a data.mdb that is not shunt's --------------------------------------------
+
+head -c 16384 /dev/urandom > "$state/data.mdb"
+: > "$TEST_TMP/shunt.err"
+start_shunt "$TEST_TMP/b.json" "$port_b"
+check "garbage in data.mdb: shunt starts" alive "$SHUNT_PID"
+check "garbage in data.mdb: moved aside with a warning naming it" grep -q \
+    "health store $state/data.mdb was unreadable.*moved aside" \
+    "$TEST_TMP/shunt.err"
+kept_aside() {
+	ls "$state"/data.mdb.corrupt-* >/dev/null 2>&1
+}
+check "garbage in data.mdb: kept for study" kept_aside
+stop_shunt
+if command -v mdb_load >/dev/null; then
+	rm -f "$state"/*.mdb "$state"/data.mdb.corrupt-*
+	printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n user:1\n alice\nDATA=END\n' |
+	    mdb_load "$state"
+	run "$SHUNT_BINARY" -f -c "$TEST_TMP/b.json"
+	expect_eq "another program's LMDB: shunt refuses, naming the file" \
+	    "$rc $out" "1 shunt: cannot open the health store $state/data.mdb: data.mdb is an LMDB environment of another program (keys no shunt writes): point state_dir elsewhere, or remove it"
+	expect_eq "another program's LMDB: left as it was" \
+	    "$(mdb_dump -p "$state" | grep -c alice)" 1
+else
+	skip "another program's LMDB" "no mdb_load (lmdb-utils)"
+fi
+
 done_testing
