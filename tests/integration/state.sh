@@ -10,7 +10,9 @@ start_backend b1 || exit 1
 b1=$BACKEND_PORT
 state=$TEST_TMP/state
 
-# write_conf FILE PORT POOL [EXTRA]
+dead=$(free_port)
+
+# write_conf FILE PORT POOL [EXTRA [PEER]]
 write_conf() {
 	cat > "$1" <<JSON
 {
@@ -18,13 +20,15 @@ write_conf() {
   "state_dir": "$state",
   $4
   "listeners": [ { "listen": "127.0.0.1:$2", "pool": "$3" } ],
-  "pools": { "$3": { "peers": [ { "address": "127.0.0.1:$b1" } ] } }
+  "pools": { "$3": { "health": { "max_fails": 1, "fail_timeout": "5m" },
+                     "peers": [ $5 { "address": "127.0.0.1:$b1" } ] } }
 }
 JSON
 }
 
 port_a=$(free_port)
-write_conf "$TEST_TMP/a.json" "$port_a" web
+write_conf "$TEST_TMP/a.json" "$port_a" web "" \
+    "{ \"address\": \"127.0.0.1:$dead\" },"
 start_shunt "$TEST_TMP/a.json" "$port_a" || exit 1
 pid_a=$SHUNT_PID
 
@@ -64,10 +68,20 @@ code() {
 	curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port_a/"
 }
 rm -rf "$state"
-kill -TERM "$(pgrep -P "$pid_a" | head -n 1)"
+errs=$(grep -c . "$TEST_TMP/shunt.err")
+kill -TERM $(pgrep -P "$pid_a")
 sleep 1.5
-expect_eq "a worker respawned without a store serves" "$(code)$(code)" 200200
-check "and says so" grep -q "peers' health is not shared" "$TEST_TMP/shunt.err"
+expect_eq "workers respawned without a store serve" \
+    "$(code)$(code)$(code)$(code)$(code)$(code)" 200200200200200200
+check "and say so" grep -q "this worker keeps its own in memory" \
+    "$TEST_TMP/shunt.err"
+downs=$(tail -n +"$((errs + 1))" "$TEST_TMP/shunt.err" |
+    grep -c "worker [01]\[[0-9]*\]: peer web/127.0.0.1:$dead up -> down (connect_refused")
+case $downs in
+1|2) ok "a worker without a store marks a refusing peer down in its memory" ;;
+*) not_ok "a worker without a store marks a refusing peer down in its memory"
+   echo "#   $downs transitions logged" ;;
+esac
 check "the master is alive" alive "$pid_a"
 kill -HUP "$pid_a"
 recreated() {
