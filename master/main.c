@@ -155,7 +155,7 @@ serve(struct shunt_config *cfg, const char *pidfile_arg, bool pid_from_cfg,
 		goto done;
 	}
 	/* Before any fork: the master must not hold the store across it. */
-	if (state_publish(cfg, 1, false, err, sizeof(err)) == -1 ||
+	if (state_publish(cfg, &privs, 1, false, err, sizeof(err)) == -1 ||
 	    privs_own_files(&privs, cfg, err, sizeof(err)) == -1) {
 		fprintf(stderr, "shunt: %s\n", err);
 		goto done;

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -139,14 +140,14 @@ privs_fchown(const struct privs *p, int fd, const char *path, mode_t mode,
 /* One file of the store, looked up in the directory already opened. */
 static int
 privs_store_file(const struct privs *p, int dirfd, const char *dir,
-    const char *name, mode_t mode, char *err, size_t errlen)
+    const char *name, mode_t mode, bool missing_ok, char *err, size_t errlen)
 {
 	char	 path[PATH_MAX];
 	int	 fd, rc;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if ((fd = privs_open(dirfd, name, path, false, err, errlen)) == -1)
-		return -1;
+		return missing_ok && errno == ENOENT ? 0 : -1;
 	rc = privs_fchown(p, fd, path, mode, err, errlen);
 	close(fd);
 	return rc;
@@ -190,24 +191,68 @@ privs_log_file(const struct privs *p, const char *path, char *err,
  * The master has no LMDB environment open here (it never keeps one), so
  * opening and closing lock.mdb drops no fcntl lock of its own.
  */
-static int
-privs_store(const struct privs *p, const char *dir, char *err,
-    size_t errlen)
+int
+privs_own_store(const struct privs *p, const char *dir, bool missing_ok,
+    char *err, size_t errlen)
 {
 	int	 dirfd, rc;
 
+	if (!p->drop)
+		return 0;
 	if ((dirfd = privs_open(AT_FDCWD, dir, dir, true, err, errlen)) == -1)
 		return -1;
 	rc = privs_fchown(p, dirfd, dir, 0, err, errlen);
 	if (rc == 0)
-		rc = privs_store_file(p, dirfd, dir, "data.mdb", 0, err,
-		    errlen);
+		rc = privs_store_file(p, dirfd, dir, "data.mdb", 0, missing_ok,
+		    err, errlen);
 	/* A read-only LMDB reader still writes its slot into lock.mdb. */
 	if (rc == 0)
-		rc = privs_store_file(p, dirfd, dir, "lock.mdb", 0660, err,
-		    errlen);
+		rc = privs_store_file(p, dirfd, dir, "lock.mdb", 0660,
+		    missing_ok, err, errlen);
 	close(dirfd);
 	return rc;
+}
+
+/*
+ * Root's supplementary groups, kept while the master visits the store as
+ * the worker user: a root group left in the list would still open files
+ * of group root.
+ */
+static gid_t	*privs_saved_groups;
+static int	 privs_nsaved;
+
+int
+privs_enter(const struct privs *p)
+{
+	int	 n;
+
+	if (!p->drop || p->uid == (uid_t)-1)
+		return 0;
+	if ((n = getgroups(0, NULL)) == -1)
+		return -1;
+	free(privs_saved_groups);
+	if ((privs_saved_groups = calloc((size_t)n + 1,
+	    sizeof(*privs_saved_groups))) == NULL ||
+	    (privs_nsaved = getgroups(n, privs_saved_groups)) == -1)
+		return -1;
+	if (setgroups(1, &p->gid) == -1)
+		return -1;
+	if (setegid(p->gid) == -1 || seteuid(p->uid) == -1) {
+		privs_leave(p);
+		return -1;
+	}
+	return 0;
+}
+
+void
+privs_leave(const struct privs *p)
+{
+	if (!p->drop || p->uid == (uid_t)-1)
+		return;
+	/* The saved set-user-ID is root's: this cannot fail. */
+	if (seteuid(0) == -1 || setegid(getgid()) == -1 ||
+	    setgroups((size_t)privs_nsaved, privs_saved_groups) == -1)
+		fatal("cannot return to root after visiting the store");
 }
 
 int
@@ -216,7 +261,7 @@ privs_own_files(const struct privs *p, const struct shunt_config *cfg,
 {
 	if (!p->drop)
 		return 0;
-	if (privs_store(p, cfg->state_dir, err, errlen) == -1)
+	if (privs_own_store(p, cfg->state_dir, false, err, errlen) == -1)
 		return -1;
 	if (cfg->log.error != NULL &&
 	    privs_log_file(p, cfg->log.error, err, errlen) == -1)

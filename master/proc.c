@@ -111,7 +111,7 @@ proc_state(struct proc_master *m)
 	for (i = 0; i < n; i++)
 		pids[i] = m->workers[i].pid == -1 ? 0 :
 		    (int32_t)m->workers[i].pid;
-	state_workers(m->cfg, pids, n);
+	state_workers(m->cfg, &m->privs, pids, n);
 }
 
 static void
@@ -559,7 +559,7 @@ proc_reload(struct proc_master *m, uint64_t now)
 	if (!state_lock_current(m->lock, cfg->state_dir) &&
 	    state_lock(cfg->state_dir, &lock, err, sizeof(err)) == -1)
 		goto fail;
-	if (state_publish(cfg, m->generation + 1, same_dir, err,
+	if (state_publish(cfg, &privs, m->generation + 1, same_dir, err,
 	    sizeof(err)) == -1 ||
 	    privs_own_files(&privs, cfg, err, sizeof(err)) == -1)
 		goto fail;

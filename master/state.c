@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "privs.h"
 #include "state.h"
 #include "store.h"
 
@@ -52,8 +53,8 @@ state_store_clear(const char *dir)
 		log_warn("cannot remove %s", path);
 }
 
-int
-state_publish(const struct shunt_config *cfg, uint64_t generation,
+static int
+state_publish_store(const struct shunt_config *cfg, uint64_t generation,
     bool live, char *err, size_t errlen)
 {
 	struct store	*s;
@@ -90,8 +91,27 @@ state_publish(const struct shunt_config *cfg, uint64_t generation,
 	return 0;
 }
 
-void
-state_workers(const struct shunt_config *cfg, const int32_t *pids,
+int
+state_publish(const struct shunt_config *cfg, const struct privs *privs,
+    uint64_t generation, bool live, char *err, size_t errlen)
+{
+	int	 rc;
+
+	/* What exists must be the worker user's before it opens it. */
+	if (privs_own_store(privs, cfg->state_dir, true, err, errlen) == -1)
+		return -1;
+	if (privs_enter(privs) == -1) {
+		snprintf(err, errlen, "cannot take the worker user's rights to "
+		    "open the health store: %s", strerror(errno));
+		return -1;
+	}
+	rc = state_publish_store(cfg, generation, live, err, errlen);
+	privs_leave(privs);
+	return rc;
+}
+
+static void
+state_workers_store(const struct shunt_config *cfg, const int32_t *pids,
     unsigned n)
 {
 	struct store	*s;
@@ -111,6 +131,18 @@ state_workers(const struct shunt_config *cfg, const int32_t *pids,
 		log_warnx("health store: cannot record worker pids: %s",
 		    store_strerror(rc));
 	store_close(s);
+}
+
+void
+state_workers(const struct shunt_config *cfg, const struct privs *privs,
+    const int32_t *pids, unsigned n)
+{
+	if (privs_enter(privs) == -1) {
+		log_warn("health store: cannot take the worker user's rights");
+		return;
+	}
+	state_workers_store(cfg, pids, n);
+	privs_leave(privs);
 }
 
 /* The pid a running master wrote into its lock file; -1 when unknown. */

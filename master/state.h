@@ -14,8 +14,13 @@
 #include <stdint.h>
 
 #include "cfg-t.h"
+#include "privs.h"
 
 /*
+ * Both open the store with the worker user's rights when workers drop
+ * privileges (privs_enter()), having handed it what exists of the store
+ * first: a link planted in state_dir leads nowhere root could write.
+ *
  * Create state_dir and the store if missing, then publish the config's
  * pools and peers: existing peers keep their health, removed ones go.
  * A corrupt store is recreated with a warning.  Returns 0, or -1 with a
@@ -28,12 +33,13 @@
  * afresh with a warning: the running workers keep the files they have
  * open until they retire, and the new ones start on the new store.
  */
-int	state_publish(const struct shunt_config *cfg, uint64_t generation,
-	    bool live, char *err, size_t errlen);
+int	state_publish(const struct shunt_config *cfg,
+	    const struct privs *privs, uint64_t generation, bool live,
+	    char *err, size_t errlen);
 
 /* Record the workers' pids (0: slot empty) and clear dead readers. */
-void	state_workers(const struct shunt_config *cfg, const int32_t *pids,
-	    unsigned n);
+void	state_workers(const struct shunt_config *cfg,
+	    const struct privs *privs, const int32_t *pids, unsigned n);
 
 /*
  * One master per state_dir.  A second master on the same store would

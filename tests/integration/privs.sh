@@ -50,6 +50,12 @@ owner() {
 }
 
 expect_eq "the master stays root" "$(uid_of "$SHUNT_PID")" 0
+# ids PID: real, effective, saved and fs uids and gids, and the groups.
+ids() {
+	sed -n 's/^\(Uid\|Gid\|Groups\):[[:space:]]*//p' "/proc/$1/status" |
+	    tr -s ' \t' ' '
+}
+master_ids=$(ids "$SHUNT_PID")
 for w in $(pgrep -P "$SHUNT_PID"); do
 	expect_eq "worker $w runs as nobody" "$(uid_of "$w")" "$uid"
 	expect_eq "worker $w runs as group nogroup" "$(gid_of "$w")" "$gid"
@@ -126,7 +132,7 @@ for f in lock.mdb data.mdb; do
 	plant "$TEST_TMP/state/$f"
 	kill -HUP "$SHUNT_PID"
 	refused_hup() {
-		new_errors | grep -q "reload failed.*data.mdb or lock.mdb is a symbolic link"
+		new_errors | grep -q "reload failed.*$f.*symbolic link"
 	}
 	check "$f a link: HUP refuses the store, logged" wait_until 50 refused_hup
 	kill -USR1 "$SHUNT_PID"
@@ -204,6 +210,9 @@ for w in $(pgrep -P "$SHUNT_PID"); do
 	[ "$(uid_of "$w")" = "$uid" ] || all_nobody="no: $w"
 done
 expect_eq "after HUP every worker still runs as nobody" "$all_nobody" yes
+# The master opened the store as nobody for each visit, then came back.
+expect_eq "the master is wholly root again after its store visits" \
+    "$(ids "$SHUNT_PID")" "$master_ids"
 
 stop_shunt
 done_testing
