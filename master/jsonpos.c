@@ -272,7 +272,7 @@ static int
 jpos_keys_grow(struct jpos_keys *k)
 {
 	struct jpos_seen	*keys;
-	size_t			*slot, i, nslots = k->nslots ? k->nslots * 2 : 16;
+	size_t			*slot, i, nslots;
 
 	if (k->n == k->cap) {
 		if ((keys = reallocarray(k->keys, k->cap ? k->cap * 2 : 8,
@@ -283,6 +283,7 @@ jpos_keys_grow(struct jpos_keys *k)
 	}
 	if ((k->n + 1) * 2 <= k->nslots)
 		return 0;
+	nslots = k->nslots ? k->nslots * 2 : 16;
 	free(k->slots);
 	if ((k->slots = calloc(nslots, sizeof(*k->slots))) == NULL) {
 		k->nslots = 0;

@@ -110,8 +110,8 @@ privs_open(int dirfd, const char *name, const char *path, bool dir,
 	    O_NOCTTY | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
 	if (fd == -1) {
 		if (errno == ELOOP)
-			snprintf(err, errlen, "refusing to hand %s to the worker "
-			    "user: it is a symbolic link", path);
+			snprintf(err, errlen, "refusing to hand %s to the "
+			    "worker user: it is a symbolic link", path);
 		else
 			snprintf(err, errlen, "cannot open %s: %s", path,
 			    strerror(errno));
@@ -169,8 +169,8 @@ privs_log_file(const struct privs *p, const char *path, char *err,
 	    O_NOCTTY | O_CLOEXEC, 0640);
 	if (fd == -1) {
 		if (errno == ELOOP)
-			snprintf(err, errlen, "refusing to hand %s to the worker "
-			    "user: it is a symbolic link", path);
+			snprintf(err, errlen, "refusing to hand %s to the "
+			    "worker user: it is a symbolic link", path);
 		else
 			snprintf(err, errlen, "cannot open log file %s: %s",
 			    path, strerror(errno));

@@ -64,7 +64,7 @@ struct proc_master {
 	struct listen_set		*ls;
 	struct privs			 privs;
 	struct proc_pidfile		*pid;
-	int				 lock;		/* on cfg->state_dir */
+	int				 lock;		/* state_dir's lock */
 	uint64_t			 generation;	/* of cfg, 1 at start */
 	struct proc_worker		*workers;	/* of this generation */
 	unsigned			 nworkers;

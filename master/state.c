@@ -75,8 +75,8 @@ state_publish_store(const struct shunt_config *cfg, uint64_t generation,
 		rc = 0;
 	}
 	if (rc != 0) {
-		snprintf(err, errlen, "cannot open the health store %s/data.mdb: "
-		    "%s", cfg->state_dir, store_strerror(rc));
+		snprintf(err, errlen, "cannot open the health store "
+		    "%s/data.mdb: %s", cfg->state_dir, store_strerror(rc));
 		return -1;
 	}
 	/* Readers of a previous master's workers that died with it. */

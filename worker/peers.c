@@ -278,7 +278,8 @@ peers_select_local(struct req *r, const struct cfg_peer *avoid)
 	for (i = 0; i < p->cfg->npeers; i++) {
 		wp = &p->peers[i];
 		wp->pick = health_pick(&wp->rec, &p->params, now);
-		if (wp->pick == HEALTH_PICK_TRIAL || wp->pick == HEALTH_PICK_LAST)
+		if (wp->pick == HEALTH_PICK_TRIAL ||
+		    wp->pick == HEALTH_PICK_LAST)
 			wp->pick = HEALTH_PICK_YES;
 	}
 	if (avoid != NULL)

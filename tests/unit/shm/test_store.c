@@ -952,7 +952,7 @@ test_foreign(void)
 	tmp_make();
 	CU_ASSERT_EQUAL_FATAL(mkdir(statedir, 0750), 0);
 	env = raw_open();
-	raw_put(env, "peer/web/127.0.0.1:80", "x", 1);	/* one like ours */
+	raw_put(env, "peer/web/127.0.0.1:80", "x", 1);	/* like ours */
 	raw_put(env, "user:1234", "alice", 5);
 	mdb_env_close(env);
 	CU_ASSERT_EQUAL(store_open(&s, statedir, STORE_CREATE), STORE_FOREIGN);
