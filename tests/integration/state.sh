@@ -99,6 +99,32 @@ run "$SHUNT_BINARY" -f -c "$TEST_TMP/b.json"
 expect_eq "the new state_dir is locked again" "$out" \
     "shunt: state_dir $state is in use by shunt master $pid_a ($state/master.lock)"
 
+# A reload to another state_dir takes its lock and frees the old one.
+sed -i "s|\"state_dir\": \"$state\"|\"state_dir\": \"$state.2\"|" \
+    "$TEST_TMP/a.json"
+kill -HUP "$pid_a"
+moved() {
+	grep -q "generation 3" "$TEST_TMP/shunt.err"
+}
+check "HUP to another state_dir" wait_until 100 moved
+sed "s|\"state_dir\": \"$state\"|\"state_dir\": \"$state.2\"|" \
+    "$TEST_TMP/b.json" > "$TEST_TMP/b2.json"
+run "$SHUNT_BINARY" -f -c "$TEST_TMP/b2.json"
+expect_eq "the new state_dir is locked" "$out" \
+    "shunt: state_dir $state.2 is in use by shunt master $pid_a ($state.2/master.lock)"
+pid_a2=$pid_a
+start_shunt "$TEST_TMP/b.json" "$port_b"
+check "the old state_dir is free" alive "$SHUNT_PID"
+stop_shunt
+SHUNT_PID=$pid_a2
+sed -i "s|\"state_dir\": \"$state.2\"|\"state_dir\": \"$state\"|" \
+    "$TEST_TMP/a.json"
+kill -HUP "$pid_a"
+back() {
+	grep -q "generation 4" "$TEST_TMP/shunt.err"
+}
+check "and back" wait_until 100 back
+
 # A store that cannot be made: the reload fails, the master serves on.
 rm -rf "$state"
 echo x > "$state"
