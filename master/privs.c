@@ -259,17 +259,25 @@ int
 privs_own_files(const struct privs *p, const struct shunt_config *cfg,
     char *err, size_t errlen)
 {
+	char	 more[512];
+	int	 rc = 0;
+
 	if (!p->drop)
 		return 0;
+	/*
+	 * Each file on its own: a store removed under a running master must
+	 * not keep USR1 from creating the rotated access log.  The first
+	 * error is the one reported.
+	 */
 	if (privs_own_store(p, cfg->state_dir, false, err, errlen) == -1)
-		return -1;
-	if (cfg->log.error != NULL &&
-	    privs_log_file(p, cfg->log.error, err, errlen) == -1)
-		return -1;
-	if (cfg->log.access != NULL &&
-	    privs_log_file(p, cfg->log.access, err, errlen) == -1)
-		return -1;
-	return 0;
+		rc = -1;
+	if (cfg->log.error != NULL && privs_log_file(p, cfg->log.error,
+	    rc == 0 ? err : more, rc == 0 ? errlen : sizeof(more)) == -1)
+		rc = -1;
+	if (cfg->log.access != NULL && privs_log_file(p, cfg->log.access,
+	    rc == 0 ? err : more, rc == 0 ? errlen : sizeof(more)) == -1)
+		rc = -1;
+	return rc;
 }
 
 int

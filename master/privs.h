@@ -35,7 +35,8 @@ int	privs_resolve(const struct shunt_config *cfg, struct privs *p,
  * Hand the health store in cfg->state_dir (directory, data and lock file)
  * and cfg's log files (created when missing) to the worker user: the
  * store's lock file group-writable, since an LMDB reader registers in it.
- * Nothing to do without p->drop.  -1 with the file and reason in err.
+ * Nothing to do without p->drop.  Every file is tried even after one
+ * fails; -1 with the first failure's file and reason in err.
  */
 int	privs_own_files(const struct privs *p,
 	    const struct shunt_config *cfg, char *err, size_t errlen);

@@ -196,6 +196,22 @@ unplant "$TEST_TMP/log/access.log"
 kill -USR1 "$SHUNT_PID"
 sleep 0.5
 
+# A store removed under the master: USR1 says so, and still hands the
+# rotated access log over.
+mv "$TEST_TMP/state" "$TEST_TMP/state.away"
+mv "$TEST_TMP/log/access.log" "$TEST_TMP/log/access.log.2"
+errors_before=$(grep -c . "$TEST_TMP/log/error.log")
+kill -USR1 "$SHUNT_PID"
+rotated_anyway() {
+	new_errors | grep -q "cannot open $TEST_TMP/state: No such file" &&
+	    [ -e "$TEST_TMP/log/access.log" ]
+}
+check "store gone: USR1 logs it and still creates the access log" \
+    wait_until 50 rotated_anyway
+expect_eq "store gone: the new access log belongs to the worker user" \
+    "$(owner "$TEST_TMP/log/access.log")" "$uid:$gid 640"
+mv "$TEST_TMP/state.away" "$TEST_TMP/state"
+
 # A reload keeps dropping privileges.
 sed -i 's/"workers": 2/"workers": 3/' "$conf"
 kill -HUP "$SHUNT_PID"
