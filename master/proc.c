@@ -64,6 +64,7 @@ struct proc_master {
 	struct listen_set		*ls;
 	struct privs			 privs;
 	struct proc_pidfile		*pid;
+	int				 lock;		/* state_dir's lock */
 	uint64_t			 generation;	/* of cfg, 1 at start */
 	struct proc_worker		*workers;	/* of this generation */
 	unsigned			 nworkers;
@@ -110,7 +111,7 @@ proc_state(struct proc_master *m)
 	for (i = 0; i < n; i++)
 		pids[i] = m->workers[i].pid == -1 ? 0 :
 		    (int32_t)m->workers[i].pid;
-	state_workers(m->cfg, pids, n);
+	state_workers(m->cfg, &m->privs, pids, n);
 }
 
 static void
@@ -139,6 +140,8 @@ proc_worker_child(struct proc_master *m, unsigned slot)
 	int	*fds, rc;
 
 	sig_child_reset();
+	/* A worker outliving its master must not keep state_dir locked. */
+	state_unlock(m->lock);
 	listen_keep_slot(m->ls, slot, m->nworkers);
 	if ((fds = listen_worker_fds(m->ls, slot, m->nworkers, &nfds)) ==
 	    NULL) {
@@ -530,6 +533,7 @@ proc_reload(struct proc_master *m, uint64_t now)
 	char			 err[CFG_ERR_MSG_MAX + 512];
 	size_t			 first, j;
 	unsigned		 i;
+	int			 lock = -1;
 	bool			 same_dir;
 
 	log_info("reloading %s", old_cfg->file);
@@ -552,7 +556,10 @@ proc_reload(struct proc_master *m, uint64_t now)
 		goto fail;
 	}
 	same_dir = strcmp(cfg->state_dir, old_cfg->state_dir) == 0;
-	if (state_publish(cfg, m->generation + 1, same_dir, err,
+	if (!state_lock_current(m->lock, cfg->state_dir) &&
+	    state_lock(cfg->state_dir, &lock, err, sizeof(err)) == -1)
+		goto fail;
+	if (state_publish(cfg, &privs, m->generation + 1, same_dir, err,
 	    sizeof(err)) == -1 ||
 	    privs_own_files(&privs, cfg, err, sizeof(err)) == -1)
 		goto fail;
@@ -561,6 +568,10 @@ proc_reload(struct proc_master *m, uint64_t now)
 		    "there", old_cfg->state_dir, cfg->state_dir);
 
 	/* Committed.  From here on nothing fails back to the old config. */
+	if (lock != -1) {
+		state_unlock(m->lock);
+		m->lock = lock;
+	}
 	first = proc_retire(m, now);
 	listen_commit(ls, m->ls);
 	listen_close(m->ls);
@@ -600,6 +611,7 @@ fail:
 	    "%s", err);
 	free(workers);
 	listen_close(ls);
+	state_unlock(lock);
 	cfg_free(cfg);
 }
 
@@ -636,7 +648,7 @@ proc_start(struct proc_master *m)
 
 int
 proc_run(struct shunt_config **cfgp, struct listen_set **lsp,
-    const struct privs *privs, struct proc_pidfile *pid)
+    const struct privs *privs, struct proc_pidfile *pid, int *lock)
 {
 	struct proc_master	 m;
 	struct sig_events	 ev;
@@ -648,6 +660,7 @@ proc_run(struct shunt_config **cfgp, struct listen_set **lsp,
 	m.ls = *lsp;
 	m.privs = *privs;
 	m.pid = pid;
+	m.lock = *lock;
 	m.generation = 1;
 	m.nworkers = (unsigned)m.cfg->workers;
 	if ((m.workers = proc_workers_new(m.nworkers)) == NULL) {
@@ -689,5 +702,6 @@ proc_run(struct shunt_config **cfgp, struct listen_set **lsp,
 	free(m.retiring);
 	*cfgp = m.cfg;
 	*lsp = m.ls;
+	*lock = m.lock;
 	return rc;
 }

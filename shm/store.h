@@ -28,6 +28,12 @@
  * Return codes are LMDB's: 0 on success, an errno value, or one of the
  * MDB_* codes of lmdb.h (MDB_NOTFOUND, MDB_MAP_FULL, MDB_READERS_FULL,
  * ...), plus the STORE_* codes below.  store_strerror() names them all.
+ * MDB_MAP_FULL is handled inside every writer: the map starts at
+ * STORE_MAP_SIZE and is doubled (up to STORE_MAP_SIZE_MAX) and the
+ * transaction run again, so a config of 140,000 peers publishes; LMDB
+ * keeps the grown size in the file and store_open() adopts it, so every
+ * process maps alike.  It is returned only at STORE_MAP_SIZE_MAX or
+ * while the handle's request-path read transaction is active.
  * MDB_MAP_RESIZED (another process grew the data past this handle's map)
  * is handled inside every function by adopting the new size and trying
  * once more, except while the handle's request-path read transaction is
@@ -92,12 +98,18 @@
 				    corrupt, moved aside, and recreated;
 				    the handle is open and usable */
 #define STORE_FORKED	(-30701) /* handle used after fork() */
+#define STORE_FOREIGN	(-30703) /* store_open(STORE_CREATE): data.mdb
+				    holds keys no shunt writes */
+#define STORE_NOT_FILE	(-30702) /* store_open(): data.mdb or lock.mdb
+				    is a symbolic link or not a regular
+				    file */
 
-#define STORE_MAP_SIZE		(64UL << 20)
+#define STORE_MAP_SIZE		(64UL << 20)	/* to start with */
+#define STORE_MAP_SIZE_MAX	((size_t)1 << (sizeof(size_t) > 4 ? 36 : 30))
+					/* doubled up to this (64 GiB) */
 #define STORE_MAX_READERS	512
 #define STORE_FILE_MODE		0640
 #define STORE_DIR_MODE		0750
-#define STORE_WORKERS_MAX	64	/* worker pid slots in store_meta */
 
 /* "meta": who publishes, and the workers it runs. */
 struct store_meta {
@@ -164,16 +176,33 @@ struct store;
  * STORE_CREATE the same file gives MDB_INVALID, MDB_VERSION_MISMATCH or
  * MDB_CORRUPTED.
  *
+ * With STORE_CREATE every record is read once: an environment holding a
+ * key no shunt writes (see the list above) is another program's and is
+ * refused with STORE_FOREIGN, left as it is.  Records of another layout
+ * version are shunt's own: they are kept, and replaced by the next
+ * store_publish().
+ *
  * STORE_CREATE is the master's, at start, while no other process has
  * the environment open: a data file moved aside under live processes
  * would leave them on the old one.
  *
+ * A data.mdb or lock.mdb that is a symbolic link or not a regular file
+ * is refused (STORE_NOT_FILE), never followed: LMDB rewrites the lock
+ * file it opens, and whoever owns the directory could point it anywhere.
+ *
  * Returns 0 or STORE_RECREATED with *out owned by the caller (release it
  * with store_close()); otherwise *out is NULL and the code is ENOENT (no
  * such dir or environment without STORE_CREATE), EACCES, EINVAL (bad
- * flags), ENOMEM, or an LMDB code.
+ * flags), ENOMEM, STORE_NOT_FILE, STORE_FOREIGN, or an LMDB code.
  */
 int	 store_open(struct store **out, const char *dir, int flags);
+
+/*
+ * Create directory dir and its missing parents (mode STORE_DIR_MODE, less
+ * the umask), as store_open(STORE_CREATE) does.  Returns 0, ENOTDIR when
+ * dir exists and is not a directory, or an errno value.
+ */
+int	 store_make_dir(const char *dir);
 
 /*
  * Close the handle and free it; NULL is fine.  Ends a read transaction

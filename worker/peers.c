@@ -9,8 +9,11 @@
  * are added up per peer and flushed once a second in one write, never a
  * write per successful request.
  *
- * Without a store (it could not be opened) every peer is eligible and
- * each worker fails over on its own: degraded, but still serving.
+ * Without a store (it could not be opened: state_dir removed or not
+ * writable) each worker keeps its peers' health in its own memory, with
+ * the same rules (health.c) applied to its own records: a peer it saw
+ * fail max_fails times is down for it alone, and its probe is its own.
+ * Degraded, since no worker learns from another, but still serving.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -114,14 +117,18 @@ peers_params(const struct cfg_pool *pool, struct health_params *hp)
 int
 peers_open(struct worker *w)
 {
+	size_t	 i, j;
 	int	 rc;
 
 	rc = store_open(&w->store, w->cfg->state_dir, 0);
 	if (rc != 0) {
 		log_warnx("health store %s: %s; peers' health is not shared "
-		    "with other workers", w->cfg->state_dir,
-		    store_strerror(rc));
+		    "with other workers: this worker keeps its own in memory",
+		    w->cfg->state_dir, store_strerror(rc));
 		w->store = NULL;
+		for (i = 0; i < w->npools; i++)
+			for (j = 0; j < w->pools[i].cfg->npeers; j++)
+				health_init(&w->pools[i].peers[j].rec);
 		return -1;
 	}
 	loop_timer_init(&w->flush_timer, peers_on_flush, w);
@@ -253,6 +260,83 @@ peers_claim_trial(struct req *r, struct wpeer *wp, uint64_t now)
 	return true;
 }
 
+/*
+ * No store: this worker's own records decide.  Nobody to share a trial
+ * or a suspicion with, so those are plain picks; a due probe is claimed
+ * in memory.
+ */
+static struct bal_peer *
+peers_select_local(struct req *r, const struct cfg_peer *avoid)
+{
+	struct worker		*w = r->c->w;
+	struct wpool		*p = r->pool;
+	struct store_event	 ev;
+	struct wpeer		*wp;
+	uint64_t		 now = peers_wall_ms();
+	size_t			 i;
+
+	for (i = 0; i < p->cfg->npeers; i++) {
+		wp = &p->peers[i];
+		wp->pick = health_pick(&wp->rec, &p->params, now);
+		if (wp->pick == HEALTH_PICK_TRIAL ||
+		    wp->pick == HEALTH_PICK_LAST)
+			wp->pick = HEALTH_PICK_YES;
+	}
+	if (avoid != NULL)
+		p->peers[avoid->index].pick = HEALTH_PICK_NO;
+	for (i = 0; i < p->cfg->npeers; i++) {
+		wp = &p->peers[i];
+		if (wp->pick != HEALTH_PICK_PROBE)
+			continue;
+		wp->pick = HEALTH_PICK_NO;
+		memset(&ev, 0, sizeof(ev));
+		if (r->probe || r->tried[i] || !health_claim_probe(&wp->rec,
+		    &p->params, (int32_t)getpid(), now, &ev))
+			continue;
+		peers_log_event(w, p->cfg, wp->cfg->addr.text, &ev);
+		r->probe = true;
+		return wp->bal;
+	}
+	return bal_select(&p->bal, r->tried, peers_eligible, p);
+}
+
+/* No store: an outcome applied to this worker's own record. */
+static void
+peers_local_outcome(struct worker *w, struct wpool *p, struct wpeer *wp,
+    enum failure_kind kind, const char *detail, bool probe)
+{
+	struct store_event	 ev;
+	uint64_t		 now = peers_wall_ms();
+	int32_t			 pid = (int32_t)getpid();
+	bool			 changed;
+
+	memset(&ev, 0, sizeof(ev));
+	if (failure_blames_peer(kind))
+		changed = health_on_failure(&wp->rec, &p->params, kind, detail,
+		    pid, now, &ev);
+	else if (kind == FAIL_NONE)
+		changed = health_on_success(&wp->rec, pid, now, &ev);
+	else if (probe)
+		changed = health_release_probe(&wp->rec, kind, pid, now, &ev);
+	else
+		return;
+	if (changed)
+		peers_log_event(w, p->cfg, wp->cfg->addr.text, &ev);
+}
+
+/* No store: a probe given back unfinished, for the next request. */
+static void
+peers_local_release(struct worker *w, struct wpool *p, struct wpeer *wp,
+    bool probe)
+{
+	struct store_event	 ev;
+
+	memset(&ev, 0, sizeof(ev));
+	if (probe && health_release_probe(&wp->rec, FAIL_CONNECT_SLOW,
+	    (int32_t)getpid(), peers_wall_ms(), &ev))
+		peers_log_event(w, p->cfg, wp->cfg->addr.text, &ev);
+}
+
 struct bal_peer *
 peers_select(struct req *r, const struct cfg_peer *avoid)
 {
@@ -267,13 +351,8 @@ peers_select(struct req *r, const struct cfg_peer *avoid)
 	bool			 won;
 
 	r->trial = false;
-	if (w->store == NULL) {
-		for (i = 0; i < pool->npeers; i++)
-			p->peers[i].pick = HEALTH_PICK_YES;
-		if (avoid != NULL)
-			p->peers[avoid->index].pick = HEALTH_PICK_NO;
-		return bal_select(&p->bal, r->tried, peers_eligible, p);
-	}
+	if (w->store == NULL)
+		return peers_select_local(r, avoid);
 	now = peers_wall_ms();
 	peers_refresh(w, p);
 	for (i = 0; i < pool->npeers; i++)
@@ -454,6 +533,18 @@ peers_orphan_done(struct worker *w, struct wpeer *wp, enum failure_kind kind,
 	bool			 changed = false;
 	int			 rc = 0;
 
+	if (w->store == NULL) {
+		if (kind == FAIL_NONE)
+			peers_learn(w, wp, started_ms);
+		else if (kind != FAIL_CLIENT_ABORT)
+			wp->pending_failures++;
+		/* A connect is no answer: the probe goes back, as below. */
+		if (kind == FAIL_NONE || kind == FAIL_CLIENT_ABORT)
+			peers_local_release(w, p, wp, probe);
+		else
+			peers_local_outcome(w, p, wp, kind, detail, probe);
+		return;
+	}
 	if (kind == FAIL_NONE) {
 		peers_connected(w, wp, started_ms, trial);
 		/*
@@ -506,6 +597,16 @@ peers_report(struct req *r, const struct req_try *t, const char *doing)
 	int			 rc = 0;
 
 	r->probe = false;
+	if (w->store == NULL) {
+		if (t->outcome != FAIL_CLIENT_ABORT &&
+		    t->outcome != FAIL_STALE) {
+			wp->pending_requests++;
+			if (failure_blames_peer(t->outcome))
+				wp->pending_failures++;
+		}
+		peers_local_outcome(w, p, wp, t->outcome, doing, probe);
+		return;
+	}
 	if (t->outcome == FAIL_CLIENT_ABORT || t->outcome == FAIL_STALE) {
 		/*
 		 * Nobody's fault; a probe or trial it held goes to the next

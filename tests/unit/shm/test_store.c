@@ -222,6 +222,20 @@ raw_open(void)
 	return env;
 }
 
+static size_t
+raw_count(MDB_env *env)
+{
+	MDB_txn		*txn;
+	MDB_dbi		 dbi;
+	MDB_stat	 st;
+
+	CU_ASSERT_EQUAL_FATAL(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	CU_ASSERT_EQUAL(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+	CU_ASSERT_EQUAL(mdb_stat(txn, dbi, &st), 0);
+	mdb_txn_abort(txn);
+	return st.ms_entries;
+}
+
 static void
 raw_put(MDB_env *env, const char *key, const void *data, size_t len)
 {
@@ -926,6 +940,73 @@ test_corrupt(void)
 	done(s);
 }
 
+/* Another program's LMDB: refused at the master's open, left alone. */
+static void
+test_foreign(void)
+{
+	struct store	*s = NULL;
+	MDB_env		*env;
+	char		 path[PATH_MAX];
+	glob_t		 g;
+
+	tmp_make();
+	CU_ASSERT_EQUAL_FATAL(mkdir(statedir, 0750), 0);
+	env = raw_open();
+	raw_put(env, "peer/web/127.0.0.1:80", "x", 1);	/* like ours */
+	raw_put(env, "user:1234", "alice", 5);
+	mdb_env_close(env);
+	CU_ASSERT_EQUAL(store_open(&s, statedir, STORE_CREATE), STORE_FOREIGN);
+	CU_ASSERT_PTR_NULL(s);
+	CU_ASSERT_PTR_NOT_NULL(strstr(store_strerror(STORE_FOREIGN),
+	    "another program"));
+	snprintf(path, sizeof(path), "%s/data.mdb.corrupt-*", statedir);
+	CU_ASSERT_EQUAL(glob(path, 0, NULL, &g), GLOB_NOMATCH);
+	globfree(&g);
+	env = raw_open();
+	CU_ASSERT_EQUAL(raw_count(env), 2);
+	mdb_env_close(env);
+	tmp_remove();
+}
+
+/* data.mdb or lock.mdb as a link is never followed, nor a FIFO opened. */
+static void
+test_not_file(void)
+{
+	struct store	*s = fresh();
+	char		 path[PATH_MAX], target[PATH_MAX];
+	struct stat	 st;
+	const char	*names[] = { "lock.mdb", "data.mdb" };
+	int		 i, fd;
+
+	store_close(s);
+	snprintf(target, sizeof(target), "%s/target", tmpdir);
+	fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	CU_ASSERT_FATAL(fd != -1);
+	CU_ASSERT_EQUAL(write(fd, "keep", 4), 4);
+	close(fd);
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", statedir, names[i]);
+		CU_ASSERT_EQUAL(unlink(path), 0);
+		CU_ASSERT_EQUAL(symlink(target, path), 0);
+		s = NULL;
+		CU_ASSERT_EQUAL(store_open(&s, statedir, STORE_CREATE),
+		    STORE_NOT_FILE);
+		CU_ASSERT_EQUAL(store_open(&s, statedir, 0), STORE_NOT_FILE);
+		CU_ASSERT_EQUAL(store_open(&s, statedir, STORE_RDONLY),
+		    STORE_NOT_FILE);
+		CU_ASSERT_PTR_NULL(s);
+		CU_ASSERT_EQUAL(stat(target, &st), 0);
+		CU_ASSERT_EQUAL(st.st_size, 4);
+		CU_ASSERT_EQUAL(unlink(path), 0);
+		CU_ASSERT_EQUAL(mkfifo(path, 0600), 0);
+		CU_ASSERT_EQUAL(store_open(&s, statedir, 0), STORE_NOT_FILE);
+		CU_ASSERT_EQUAL(unlink(path), 0);
+	}
+	/* Both gone: created afresh. */
+	CU_ASSERT_EQUAL(store_open(&s, statedir, STORE_CREATE), 0);
+	done(s);
+}
+
 static void
 test_version_mismatch(void)
 {
@@ -1238,6 +1319,78 @@ test_map_resized(void)
 	}
 }
 
+/*
+ * 140,000 peers overflow the first 64 MiB map (MDB_MAP_FULL): the publish
+ * grows it; a handle opened before (a running worker) follows through
+ * MDB_MAP_RESIZED, one opened after adopts the grown size and can write.
+ */
+#define BIGPEERS	140000
+
+static void
+test_map_full(void)
+{
+	struct store		*s = fresh(), *old = NULL, *later = NULL;
+	struct shunt_config	 cfg;
+	struct cfg_pool		 pool;
+	struct cfg_peer		*peers;
+	struct store_peer	 p;
+	struct store_dir_entry	*d = NULL;
+	struct health_params	 hp = hp_make(1);
+	char			(*addrs)[24];
+	size_t			 i, n = 0;
+	bool			 ch;
+
+	peers = calloc(BIGPEERS, sizeof(*peers));
+	addrs = calloc(BIGPEERS, sizeof(*addrs));
+	CU_ASSERT_FATAL(peers != NULL && addrs != NULL);
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&pool, 0, sizeof(pool));
+	pool.name = (char *)"big";
+	pool.peers = peers;
+	pool.npeers = BIGPEERS;
+	pool.health.max_fails = 1;
+	for (i = 0; i < BIGPEERS; i++) {
+		snprintf(addrs[i], sizeof(addrs[i]), "10.%zu.%zu.%zu:80",
+		    i >> 16 & 255, i >> 8 & 255, i & 255);
+		peers[i].addr.text = addrs[i];
+		peers[i].index = i;
+		peers[i].pool = &pool;
+		peers[i].weight = 1;
+	}
+	cfg.pools = &pool;
+	cfg.npools = 1;
+
+	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&(struct tcfg){ 0 },
+	    spec_a, 1), 1, 1), 0);
+	CU_ASSERT_EQUAL_FATAL(store_open(&old, statedir, 0), 0);
+	CU_ASSERT_EQUAL(store_publish(s, &cfg, 2, 1), 0);
+	CU_ASSERT_EQUAL(store_read_dir(s, &d, &n), 0);
+	CU_ASSERT_EQUAL(n, BIGPEERS);
+	free(d);
+
+	/* The handle opened on the small map before the growth. */
+	CU_ASSERT_EQUAL(peer_get(old, "big", "10.2.34.15:80", &p), 0);
+	CU_ASSERT_EQUAL(store_peer_failure(old, "big", "10.2.34.15:80", &hp,
+	    FAIL_RESET, NULL, 1, T0, NULL, &ch), 0);
+	CU_ASSERT_TRUE(ch);
+	/* One opened after: the grown map, and writes that fit. */
+	CU_ASSERT_EQUAL_FATAL(store_open(&later, statedir, 0), 0);
+	CU_ASSERT_EQUAL(peer_get(later, "big", "10.2.34.15:80", &p), 0);
+	CU_ASSERT_EQUAL(p.health, HEALTH_DOWN);
+	for (i = 0; i < 2000; i++)
+		CU_ASSERT_EQUAL(store_peer_failure(later, "big", addrs[i * 70],
+		    &hp, FAIL_RESET, NULL, 2, T0, NULL, &ch), 0);
+	/* And a republish of it all keeps the health. */
+	CU_ASSERT_EQUAL(store_publish(s, &cfg, 3, 1), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "big", addrs[BIGPEERS - 70], &p), 0);
+	CU_ASSERT_EQUAL(p.health, HEALTH_DOWN);
+	store_close(old);
+	store_close(later);
+	free(peers);
+	free(addrs);
+	done(s);
+}
+
 /* A handle used after fork is refused in the child, not misused. */
 static void
 test_forked_handle(void)
@@ -1290,8 +1443,11 @@ main(void)
 	CU_add_test(suite, "events ring", test_events_ring);
 	CU_add_test(suite, "corrupt data file", test_corrupt);
 	CU_add_test(suite, "layout version mismatch", test_version_mismatch);
+	CU_add_test(suite, "another program's LMDB", test_foreign);
+	CU_add_test(suite, "links and FIFOs are not opened", test_not_file);
 	CU_add_test(suite, "several processes", test_multiprocess);
 	CU_add_test(suite, "map grown by another process", test_map_resized);
 	CU_add_test(suite, "handle across fork", test_forked_handle);
+	CU_add_test(suite, "map full: grown, and adopted", test_map_full);
 	return tap_run_registry();
 }
