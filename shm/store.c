@@ -20,6 +20,7 @@
 
 #include <lmdb.h>
 
+#include "clock.h"
 #include "health.h"
 #include "store.h"
 
@@ -82,15 +83,6 @@ struct store_op_args {
 	bool				 trial;	/* the connect was the trial */
 	bool				*got;	/* the trial: won or handed */
 };
-
-static uint64_t
-store_now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 int
 store_make_dir(const char *dir)
@@ -706,7 +698,7 @@ store_publish_txn(struct store *s, store_key_t *keys, size_t n,
 	MDB_val			 k, v;
 	struct store_meta	 meta, old;
 	struct store_peer	 p;
-	uint64_t		 now = store_now_ms();
+	uint64_t		 now = clock_wall_ms();
 	size_t			 i;
 	int			 rc;
 

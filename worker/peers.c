@@ -27,6 +27,7 @@
 
 #include <lmdb.h>
 
+#include "clock.h"
 #include "log.h"
 #include "peers.h"
 #include "store.h"
@@ -34,15 +35,6 @@
 
 /* Counters reach the store at least this often (DESIGN.md §5). */
 #define PEERS_FLUSH_MS	1000
-
-static uint64_t
-peers_wall_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* An operator's "disable" also empties the peer's keep-alive list. */
 static void
@@ -272,7 +264,7 @@ peers_select_local(struct req *r, const struct cfg_peer *avoid)
 	struct wpool		*p = r->pool;
 	struct store_event	 ev;
 	struct wpeer		*wp;
-	uint64_t		 now = peers_wall_ms();
+	uint64_t		 now = clock_wall_ms();
 	size_t			 i;
 
 	for (i = 0; i < p->cfg->npeers; i++) {
@@ -306,7 +298,7 @@ peers_local_outcome(struct worker *w, struct wpool *p, struct wpeer *wp,
     enum failure_kind kind, const char *detail, bool probe)
 {
 	struct store_event	 ev;
-	uint64_t		 now = peers_wall_ms();
+	uint64_t		 now = clock_wall_ms();
 	int32_t			 pid = (int32_t)getpid();
 	bool			 changed;
 
@@ -333,7 +325,7 @@ peers_local_release(struct worker *w, struct wpool *p, struct wpeer *wp,
 
 	memset(&ev, 0, sizeof(ev));
 	if (probe && health_release_probe(&wp->rec, FAIL_CONNECT_SLOW,
-	    (int32_t)getpid(), peers_wall_ms(), &ev))
+	    (int32_t)getpid(), clock_wall_ms(), &ev))
 		peers_log_event(w, p->cfg, wp->cfg->addr.text, &ev);
 }
 
@@ -353,7 +345,7 @@ peers_select(struct req *r, const struct cfg_peer *avoid)
 	r->trial = false;
 	if (w->store == NULL)
 		return peers_select_local(r, avoid);
-	now = peers_wall_ms();
+	now = clock_wall_ms();
 	peers_refresh(w, p);
 	for (i = 0; i < pool->npeers; i++)
 		p->peers[i].pick = health_pick(&p->peers[i].rec, &p->params,
@@ -464,7 +456,7 @@ peers_connected(struct worker *w, struct wpeer *wp, uint64_t started_ms,
 	    (int32_t)getpid()))
 		return;
 	rc = store_peer_connected(w->store, p->cfg->name, wp->cfg->addr.text,
-	    trial, (int32_t)getpid(), peers_wall_ms(), &ev, &changed);
+	    trial, (int32_t)getpid(), clock_wall_ms(), &ev, &changed);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		log_warnx("health store write for %s/%s: %s", p->cfg->name,
 		    wp->cfg->addr.text, store_strerror(rc));
@@ -496,7 +488,7 @@ peers_stalled(struct req *r, struct req_try *t)
 	if (w->store == NULL || (health_is_suspect(&wp->rec) &&
 	    wp->rec.trial_pid != 0))
 		return;
-	now = peers_wall_ms();
+	now = clock_wall_ms();
 	rc = store_peer_connect_stall(w->store, p->cfg->name,
 	    t->peer->addr.text, &p->params, (int32_t)getpid(), now, &ev,
 	    &changed, &trial);
@@ -555,7 +547,7 @@ peers_orphan_done(struct worker *w, struct wpeer *wp, enum failure_kind kind,
 		if (probe && w->store != NULL)
 			rc = store_peer_release_probe(w->store, p->cfg->name,
 			    addr, FAIL_CONNECT_SLOW, (int32_t)getpid(),
-			    peers_wall_ms(), &ev, &changed);
+			    clock_wall_ms(), &ev, &changed);
 	} else if (kind == FAIL_CLIENT_ABORT) {
 		/* Given up unfinished (the worker stops): no verdict. */
 		if (trial && w->store != NULL)
@@ -564,7 +556,7 @@ peers_orphan_done(struct worker *w, struct wpeer *wp, enum failure_kind kind,
 		if (rc == 0 && probe && w->store != NULL)
 			rc = store_peer_release_probe(w->store, p->cfg->name,
 			    addr, FAIL_CONNECT_SLOW, (int32_t)getpid(),
-			    peers_wall_ms(), &ev, &changed);
+			    clock_wall_ms(), &ev, &changed);
 	} else {
 		wp->pending_failures++;
 		if (w->store == NULL)
@@ -572,11 +564,11 @@ peers_orphan_done(struct worker *w, struct wpeer *wp, enum failure_kind kind,
 		if (trial)
 			rc = store_peer_trial_failure(w->store, p->cfg->name,
 			    addr, &p->params, kind, detail, (int32_t)getpid(),
-			    peers_wall_ms(), &ev, &changed);
+			    clock_wall_ms(), &ev, &changed);
 		else
 			rc = store_peer_failure(w->store, p->cfg->name, addr,
 			    &p->params, kind, detail, (int32_t)getpid(),
-			    peers_wall_ms(), &ev, &changed);
+			    clock_wall_ms(), &ev, &changed);
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		log_warnx("health store write for %s/%s: %s", p->cfg->name,
@@ -618,7 +610,7 @@ peers_report(struct req *r, const struct req_try *t, const char *doing)
 		if (probe && w->store != NULL)
 			rc = store_peer_release_probe(w->store,
 			    p->cfg->name, addr, t->outcome, (int32_t)getpid(),
-			    peers_wall_ms(), &ev, &changed);
+			    clock_wall_ms(), &ev, &changed);
 		if (changed)
 			peers_log_event(w, p->cfg, addr, &ev);
 		return;
@@ -631,14 +623,14 @@ peers_report(struct req *r, const struct req_try *t, const char *doing)
 	if (failure_blames_peer(t->outcome) && t->trial) {
 		rc = store_peer_trial_failure(w->store, p->cfg->name, addr,
 		    &p->params, t->outcome, doing, (int32_t)getpid(),
-		    peers_wall_ms(), &ev, &changed);
+		    clock_wall_ms(), &ev, &changed);
 	} else if (failure_blames_peer(t->outcome)) {
 		rc = store_peer_failure(w->store, p->cfg->name, addr,
 		    &p->params, t->outcome, doing, (int32_t)getpid(),
-		    peers_wall_ms(), &ev, &changed);
+		    clock_wall_ms(), &ev, &changed);
 	} else if (probe || health_success_needs_write(&wp->rec)) {
 		rc = store_peer_success(w->store, p->cfg->name, addr,
-		    (int32_t)getpid(), peers_wall_ms(), &ev, &changed);
+		    (int32_t)getpid(), clock_wall_ms(), &ev, &changed);
 		/* Written once: the next success of this worker needs none. */
 		wp->rec.consecutive_failures = 0;
 	}
