@@ -53,12 +53,55 @@ state_store_clear(const char *dir)
 		log_warn("cannot remove %s", path);
 }
 
+struct store_dir_entry *
+state_dir_entries(const struct shunt_config *cfg, size_t *n)
+{
+	struct store_dir_entry	*ents, *e;
+	const struct cfg_pool	*pool;
+	const struct cfg_peer	*peer;
+	size_t			 i, j, total = 0;
+
+	for (i = 0; i < cfg->npools; i++)
+		total += cfg->pools[i].npeers;
+	if ((ents = calloc(total ? total : 1, sizeof(*ents))) == NULL)
+		return NULL;
+	e = ents;
+	for (i = 0; i < cfg->npools; i++) {
+		pool = &cfg->pools[i];
+		for (j = 0; j < pool->npeers; j++, e++) {
+			peer = &pool->peers[j];
+			/* Too long for the store: the store says EINVAL. */
+			if (strlen(pool->name) < sizeof(e->pool))
+				memcpy(e->pool, pool->name,
+				    strlen(pool->name) + 1);
+			if (strlen(peer->addr.text) < sizeof(e->addr))
+				memcpy(e->addr, peer->addr.text,
+				    strlen(peer->addr.text) + 1);
+			e->pool_index = (uint32_t)i;
+			e->peer_index = (uint32_t)j;
+			e->max_fails = pool->health.max_fails > UINT32_MAX ?
+			    UINT32_MAX : (uint32_t)pool->health.max_fails;
+			e->weight = peer->weight > UINT32_MAX ? UINT32_MAX :
+			    (uint32_t)peer->weight;
+			e->fail_timeout_ms = pool->health.fail_timeout_ms;
+			if (peer->backup)
+				e->flags |= STORE_DIR_BACKUP;
+			if (peer->tls)
+				e->flags |= STORE_DIR_TLS;
+		}
+	}
+	*n = total;
+	return ents;
+}
+
 static int
 state_publish_store(const struct shunt_config *cfg, uint64_t generation,
     bool live, char *err, size_t errlen)
 {
-	struct store	*s;
-	int		 rc, dead = 0;
+	struct store		*s;
+	struct store_dir_entry	*ents;
+	size_t			 n;
+	int			 rc, dead = 0;
 
 	if (live && state_store_gone(cfg->state_dir)) {
 		log_warnx("health store in %s was removed: creating it afresh; "
@@ -81,7 +124,12 @@ state_publish_store(const struct shunt_config *cfg, uint64_t generation,
 	}
 	/* Readers of a previous master's workers that died with it. */
 	(void)store_reader_check(s, &dead);
-	rc = store_publish(s, cfg, generation, (int32_t)getpid());
+	if ((ents = state_dir_entries(cfg, &n)) == NULL)
+		rc = ENOMEM;
+	else
+		rc = store_publish(s, ents, n, (uint32_t)cfg->npools,
+		    generation, (int32_t)getpid());
+	free(ents);
 	store_close(s);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot publish to the health store in "

@@ -15,6 +15,16 @@
 
 #include "cfg-t.h"
 #include "privs.h"
+#include "store.h"
+
+/*
+ * The store's directory of cfg (store_publish()): every peer of every
+ * pool in config order, filled from the config, which shm/ knows nothing
+ * of.  *n gets the count.  Returns a calloc'ed array, or NULL (no memory).
+ * A name too long for its field is left empty, for the store to refuse.
+ */
+struct store_dir_entry *state_dir_entries(const struct shunt_config *cfg,
+	    size_t *n);
 
 /*
  * Both open the store with the worker user's rights when workers drop

@@ -668,26 +668,6 @@ out:
 	return rc;
 }
 
-static void
-store_dir_fill(struct store_dir_entry *e, const struct cfg_pool *pool,
-    size_t pi, const struct cfg_peer *peer, size_t ei)
-{
-	memset(e, 0, sizeof(*e));
-	memcpy(e->pool, pool->name, strlen(pool->name) + 1);
-	memcpy(e->addr, peer->addr.text, strlen(peer->addr.text) + 1);
-	e->pool_index = (uint32_t)pi;
-	e->peer_index = (uint32_t)ei;
-	e->max_fails = pool->health.max_fails > UINT32_MAX ? UINT32_MAX :
-	    (uint32_t)pool->health.max_fails;
-	e->weight = peer->weight > UINT32_MAX ? UINT32_MAX :
-	    (uint32_t)peer->weight;
-	e->fail_timeout_ms = pool->health.fail_timeout_ms;
-	if (peer->backup)
-		e->flags |= STORE_DIR_BACKUP;
-	if (peer->tls)
-		e->flags |= STORE_DIR_TLS;
-}
-
 /* store_publish()'s transaction, run again when the map had to grow. */
 static int
 store_publish_txn(struct store *s, store_key_t *keys, size_t n,
@@ -749,19 +729,15 @@ out:
 }
 
 int
-store_publish(struct store *s, const struct shunt_config *cfg,
-    uint64_t generation, int32_t master_pid)
+store_publish(struct store *s, const struct store_dir_entry *ents, size_t n,
+    uint32_t npools, uint64_t generation, int32_t master_pid)
 {
 	MDB_val			 k;
 	struct store_dir_head	*head = NULL;
-	struct store_dir_entry	*ents;
 	store_key_t		*keys = NULL;
-	const struct cfg_pool	*pool;
-	size_t			 i, j, n = 0, dirsize;
+	size_t			 i, dirsize;
 	int			 rc;
 
-	for (i = 0; i < cfg->npools; i++)
-		n += cfg->pools[i].npeers;
 	if (n > UINT32_MAX)
 		return EINVAL;
 	dirsize = sizeof(*head) + n * sizeof(*ents);
@@ -770,21 +746,19 @@ store_publish(struct store *s, const struct shunt_config *cfg,
 		rc = ENOMEM;
 		goto out;
 	}
-	ents = (struct store_dir_entry *)(head + 1);
-	n = 0;
-	for (i = 0; i < cfg->npools; i++) {
-		pool = &cfg->pools[i];
-		for (j = 0; j < pool->npeers; j++, n++) {
-			if ((rc = store_peer_key(keys[n], pool->name,
-			    pool->peers[j].addr.text, &k)) != 0)
-				goto out;
-			store_dir_fill(&ents[n], pool, i, &pool->peers[j], j);
-		}
+	for (i = 0; i < n; i++) {
+		rc = EINVAL;
+		if (memchr(ents[i].pool, '\0', sizeof(ents[i].pool)) == NULL ||
+		    memchr(ents[i].addr, '\0', sizeof(ents[i].addr)) == NULL ||
+		    (rc = store_peer_key(keys[i], ents[i].pool, ents[i].addr,
+		    &k)) != 0)
+			goto out;
 	}
+	memcpy(head + 1, ents, n * sizeof(*ents));
 	head->version = STORE_LAYOUT_VERSION;
 	head->entry_size = sizeof(*ents);
 	head->nentries = (uint32_t)n;
-	head->npools = (uint32_t)cfg->npools;
+	head->npools = npools;
 	head->generation = generation;
 
 	while ((rc = store_publish_txn(s, keys, n, head, dirsize, generation,

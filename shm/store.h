@@ -81,7 +81,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cfg-t.h"
 #include "failure.h"
 #include "health.h"
 #include "store-t.h"
@@ -224,18 +223,20 @@ int	 store_reader_check(struct store *s, int *dead);
 /*
  * Master, at start and on every reload, in one write transaction: write
  * "meta" (generation, master_pid, the start time kept while master_pid
- * stays the same, the worker pids kept likewise) and "dir" (cfg's pools
- * and peers in config order); create the record of every configured peer
- * that has none (health_init()) or an unusable one; keep existing
- * records, so health survives reloads; delete the records of peers no
- * longer configured.  The events ring is kept.
+ * stays the same, the worker pids kept likewise) and "dir" (ents[0, n):
+ * every peer of npools pools, in config order, as the master filled them
+ * from its config); create the record of every listed peer that has none
+ * (health_init()) or an unusable one; keep existing records, so health
+ * survives reloads; delete the records of peers no longer listed.  The
+ * events ring is kept.
  *
- * Returns 0; EINVAL if a pool name or an address is empty or does not
- * fit STORE_NAME_MAX / STORE_ADDR_MAX (nothing written); EACCES read
- * only; ENOMEM; STORE_FORKED; an LMDB code (MDB_MAP_FULL ...).
+ * Returns 0; EINVAL if a pool name or an address is empty or not
+ * NUL-terminated in its field (nothing written); EACCES read only;
+ * ENOMEM; STORE_FORKED; an LMDB code (MDB_MAP_FULL ...).
  */
-int	 store_publish(struct store *s, const struct shunt_config *cfg,
-	    uint64_t generation, int32_t master_pid);
+int	 store_publish(struct store *s, const struct store_dir_entry *ents,
+	    size_t n, uint32_t npools, uint64_t generation,
+	    int32_t master_pid);
 
 /*
  * Master, after (re)spawning workers: worker_pids[i] = pids[i] for slot

@@ -116,6 +116,26 @@ while read -r from to sym; do
 done < "$TEST_TMP/calls"
 expect_eq "shm/ calls nothing in master/, worker/ or tools/" "$shm_up" ""
 
+# Nor does it include their headers (the config's types included): the
+# master hands it what it needs in shm/'s own types.  common/ includes
+# only common/.
+includes_from() {	# ROOM [FORBIDDEN ROOMS...]
+	room=$1
+	shift
+	for src in "$SHUNT_SRCDIR/$room"/*.[ch]; do
+		for h in $(sed -n 's/^#include "\([a-z_-]*\.h\)"/\1/p' "$src"); do
+			for bad in "$@"; do
+				[ -f "$SHUNT_SRCDIR/$bad/$h" ] &&
+				    echo "$room/${src##*/} includes $bad/$h"
+			done
+		done
+	done | tr '\n' ' '
+}
+expect_eq "shm/ includes nothing of master/, worker/ or tools/" \
+    "$(includes_from shm master worker tools)" ""
+expect_eq "common/ includes nothing of the other rooms" \
+    "$(includes_from common shm master worker tools)" ""
+
 # shuntctl reads the store and the config: no worker code (TLS handshakes
 # included) is linked into it.
 ctl=$SHUNT_BUILDDIR/shuntctl

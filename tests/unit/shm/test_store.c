@@ -30,9 +30,27 @@
 #include <lmdb.h>
 
 #include "health.h"
+#include "state.h"
 #include "store.h"
 #include "tap.h"
 #include "tmpdir.h"
+
+/* Publish cfg as the master does: its directory entries, then the store. */
+static int
+publish_cfg(struct store *s, const struct shunt_config *cfg,
+    uint64_t generation, int32_t master_pid)
+{
+	struct store_dir_entry	*ents;
+	size_t			 n;
+	int			 rc;
+
+	if ((ents = state_dir_entries(cfg, &n)) == NULL)
+		return ENOMEM;
+	rc = store_publish(s, ents, n, (uint32_t)cfg->npools, generation,
+	    master_pid);
+	free(ents);
+	return rc;
+}
 
 #define T0		1700000000000ULL	/* a fixed "now", in ms */
 #define MAXPOOLS	4
@@ -302,7 +320,7 @@ test_open(void)
 		struct tcfg	 t;
 		bool		 ch = true;
 
-		CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1,
+		CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 1), 1,
 		    1), EACCES);
 		CU_ASSERT_EQUAL(store_peer_reset(s, "web", "127.0.0.1:80", 1,
 		    T0, NULL, &ch), EACCES);
@@ -330,7 +348,7 @@ test_publish(void)
 	size_t			 n, i, j, k;
 	uint64_t		 before = (uint64_t)time(NULL) * 1000;
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 3), 1, 4242),
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 3), 1, 4242),
 	    0);
 	CU_ASSERT_EQUAL(store_read_begin(s), 0);
 	CU_ASSERT_EQUAL(store_read_begin(s), EINVAL);
@@ -406,7 +424,7 @@ test_publish(void)
 
 		memset(longname, 'p', sizeof(longname) - 1);
 		longname[sizeof(longname) - 1] = '\0';
-		CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&bad, spec, 1), 2,
+		CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&bad, spec, 1), 2,
 		    4242), EINVAL);
 		CU_ASSERT_EQUAL(store_read_meta(s, &m), 0);
 		CU_ASSERT_EQUAL(m.generation, 1);
@@ -427,7 +445,7 @@ test_republish(void)
 	bool			 ch;
 	int32_t			 pids[2] = { 7, 8 };
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 3), 1, 500),
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 3), 1, 500),
 	    0);
 	CU_ASSERT_EQUAL(store_read_meta(s, &m1), 0);
 	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "127.0.0.1:80", &hp,
@@ -439,7 +457,7 @@ test_republish(void)
 	CU_ASSERT_EQUAL(store_set_workers(s, pids, 2), 0);
 
 	usleep(2000);
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_b, 3), 2, 500),
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_b, 3), 2, 500),
 	    0);
 	/* Unchanged peers keep their health, streak and admin state. */
 	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.1:80", &p), 0);
@@ -482,7 +500,7 @@ test_republish(void)
 	CU_ASSERT_EQUAL(m.worker_pids[1], 8);
 	/* A new master starts afresh, but health still survives. */
 	usleep(2000);
-	CU_ASSERT_EQUAL(store_publish(s, &t.cfg, 1, 501), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, &t.cfg, 1, 501), 0);
 	CU_ASSERT_EQUAL(store_read_meta(s, &m), 0);
 	CU_ASSERT_EQUAL(m.master_pid, 501);
 	CU_ASSERT_EQUAL(m.generation, 1);
@@ -497,7 +515,7 @@ test_republish(void)
 		struct shunt_config	 empty;
 
 		memset(&empty, 0, sizeof(empty));
-		CU_ASSERT_EQUAL(store_publish(s, &empty, 3, 501), 0);
+		CU_ASSERT_EQUAL(publish_cfg(s, &empty, 3, 501), 0);
 	}
 	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.1:80", &p), MDB_NOTFOUND);
 	CU_ASSERT_EQUAL(store_read_dir(s, &d, &n), 0);
@@ -519,7 +537,7 @@ test_failure_success(void)
 	size_t			 n;
 	bool			 ch;
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 2), 1, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 2), 1, 1), 0);
 
 	/* Not the peer's fault: no change, no write. */
 	ch = true;
@@ -623,7 +641,7 @@ test_probe(void)
 	struct health_params	 hp = hp_make(1);
 	bool			 won;
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
 	/* Up: nothing to claim. */
 	CU_ASSERT_EQUAL(store_peer_claim_probe(s, "web", "127.0.0.1:80", &hp,
 	    11, T0, &ev, &won), 0);
@@ -678,7 +696,7 @@ test_suspect(void)
 	size_t			 n;
 	bool			 ch, trial, won;
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
 	/* A fresh record: the first connect is a trial, one winner. */
 	CU_ASSERT_EQUAL(store_peer_claim_trial(s, "web", a, &hp, 11, T0, &won),
 	    0);
@@ -766,7 +784,7 @@ test_admin_reset(void)
 	char			 line[160];
 	bool			 ch;
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
 	CU_ASSERT_EQUAL(store_peer_admin(s, "api", "[::1]:8080",
 	    ADMIN_DRAINING, 77, T0, &ev, &ch), 0);
 	CU_ASSERT_TRUE(ch);
@@ -825,7 +843,7 @@ test_counters(void)
 		{ "web", "", 1, 1 },
 	};
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
 	CU_ASSERT_EQUAL(store_add_counters(s, batch, 3), 0);
 	CU_ASSERT_EQUAL(store_add_counters(s, batch, 3), 0);
 	CU_ASSERT_EQUAL(store_add_counters(s, batch, 0), 0);
@@ -851,7 +869,7 @@ test_events_ring(void)
 	size_t			 i, n, total = STORE_EVENTS_KEPT + 37;
 	bool			 ch;
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
 	CU_ASSERT_EQUAL(store_read_events(s, 10, &evs, &n), 0);
 	CU_ASSERT_EQUAL(n, 0);
 	CU_ASSERT_PTR_NULL(evs);
@@ -887,7 +905,7 @@ test_events_ring(void)
 	/* The ring survives a reopen and a republish. */
 	store_close(s);
 	CU_ASSERT_EQUAL_FATAL(store_open(&s, statedir, 0), 0);
-	CU_ASSERT_EQUAL(store_publish(s, &t.cfg, 2, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, &t.cfg, 2, 1), 0);
 	CU_ASSERT_EQUAL(store_peer_admin(s, "web", "127.0.0.1:80",
 	    ADMIN_DISABLED, 1, T0, &ev, &ch), 0);
 	CU_ASSERT_EQUAL(ev.seq, total + 1);
@@ -904,7 +922,7 @@ test_corrupt(void)
 	glob_t		 g;
 	int		 fd;
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
 	store_close(s);
 	snprintf(path, sizeof(path), "%s/data.mdb", statedir);
 	memset(junk, 0xa5, sizeof(junk));
@@ -930,7 +948,7 @@ test_corrupt(void)
 		struct store_peer	 p;
 
 		CU_ASSERT_EQUAL(store_read_meta(s, &m), MDB_NOTFOUND);
-		CU_ASSERT_EQUAL(store_publish(s, &t.cfg, 1, 1), 0);
+		CU_ASSERT_EQUAL(publish_cfg(s, &t.cfg, 1, 1), 0);
 		CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.1:80", &p), 0);
 		CU_ASSERT_EQUAL(store_read_meta(s, &m), 0);
 	}
@@ -1018,7 +1036,7 @@ test_version_mismatch(void)
 	MDB_env			*env;
 	bool			 ch;
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
 	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "127.0.0.3:80", &hp,
 	    FAIL_RESET, NULL, 1, T0, NULL, &ch), 0);
 	CU_ASSERT_TRUE(ch);
@@ -1052,7 +1070,7 @@ test_version_mismatch(void)
 		CU_ASSERT_EQUAL(store_read_dir(s, &d, &n), MDB_NOTFOUND);
 	}
 	/* A publish replaces them with fresh ones, keeps the good one. */
-	CU_ASSERT_EQUAL(store_publish(s, &t.cfg, 2, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, &t.cfg, 2, 1), 0);
 	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.1:80", &p), 0);
 	CU_ASSERT_EQUAL(p.version, STORE_LAYOUT_VERSION);
 	CU_ASSERT_EQUAL(p.health, HEALTH_UP);
@@ -1190,7 +1208,7 @@ test_multiprocess(void)
 	struct health_params	 hp = hp_make(1);
 	int			 sum, i;
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
 	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "127.0.0.2:80", &hp,
 	    FAIL_CONNECT_REFUSED, NULL, 1, T0, NULL, NULL), 0);
 	/* Never across fork: the master closes its handle first. */
@@ -1291,7 +1309,7 @@ test_map_resized(void)
 
 	for (path = 0; path < 2; path++) {
 		s = fresh();
-		CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 5), 1,
+		CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 5), 1,
 		    1), 0);
 		store_close(s);
 		spawn(&c, 1, child_grow);
@@ -1360,10 +1378,10 @@ test_map_full(void)
 	cfg.pools = &pool;
 	cfg.npools = 1;
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&(struct tcfg){ 0 },
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&(struct tcfg){ 0 },
 	    spec_a, 1), 1, 1), 0);
 	CU_ASSERT_EQUAL_FATAL(store_open(&old, statedir, 0), 0);
-	CU_ASSERT_EQUAL(store_publish(s, &cfg, 2, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, &cfg, 2, 1), 0);
 	CU_ASSERT_EQUAL(store_read_dir(s, &d, &n), 0);
 	CU_ASSERT_EQUAL(n, BIGPEERS);
 	free(d);
@@ -1381,7 +1399,7 @@ test_map_full(void)
 		CU_ASSERT_EQUAL(store_peer_failure(later, "big", addrs[i * 70],
 		    &hp, FAIL_RESET, NULL, 2, T0, NULL, &ch), 0);
 	/* And a republish of it all keeps the health. */
-	CU_ASSERT_EQUAL(store_publish(s, &cfg, 3, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, &cfg, 3, 1), 0);
 	CU_ASSERT_EQUAL(peer_get(s, "big", addrs[BIGPEERS - 70], &p), 0);
 	CU_ASSERT_EQUAL(p.health, HEALTH_DOWN);
 	store_close(old);
@@ -1400,7 +1418,7 @@ test_forked_handle(void)
 	pid_t		 pid;
 	int		 st;
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
 	pid = fork();
 	CU_ASSERT_FATAL(pid != -1);
 	if (pid == 0) {
@@ -1418,7 +1436,7 @@ test_forked_handle(void)
 	CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
 	CU_ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	/* The parent's handle still works. */
-	CU_ASSERT_EQUAL(store_publish(s, &t.cfg, 2, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, &t.cfg, 2, 1), 0);
 	done(s);
 }
 
