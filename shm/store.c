@@ -59,31 +59,6 @@ struct store {
 	pid_t		 pid;		/* the opener */
 };
 
-enum store_op {
-	STORE_OP_FAILURE,
-	STORE_OP_SUCCESS,
-	STORE_OP_CLAIM,
-	STORE_OP_RELEASE,
-	STORE_OP_ADMIN,
-	STORE_OP_RESET,
-	STORE_OP_STALL,
-	STORE_OP_CONNECTED,
-	STORE_OP_CLAIM_TRIAL,
-	STORE_OP_RELEASE_TRIAL,
-};
-
-struct store_op_args {
-	enum store_op			 op;
-	const struct health_params	*hp;
-	enum failure_kind		 kind;
-	const char			*detail;
-	enum admin_state		 admin;
-	int32_t				 pid;
-	uint64_t			 now_ms;
-	bool				 trial;	/* the connect was the trial */
-	bool				*got;	/* the trial: won or handed */
-};
-
 int
 store_make_dir(const char *dir)
 {
@@ -860,8 +835,8 @@ store_read_end(struct store *s)
 	s->ractive = 0;
 }
 
-static bool
-store_decide(struct store_peer *p, const struct store_op_args *a,
+bool
+store_op_decide(struct store_peer *p, const struct store_op *a,
     struct store_event *ev)
 {
 	switch (a->op) {
@@ -905,7 +880,7 @@ store_decide(struct store_peer *p, const struct store_op_args *a,
  */
 static int
 store_peer_apply_once(struct store *s, const char *pool, const char *addr,
-    const struct store_op_args *a, struct store_event *evout, bool *changed)
+    const struct store_op *a, struct store_outcome *out)
 {
 	MDB_txn			*txn;
 	MDB_val			 k, v;
@@ -915,8 +890,7 @@ store_peer_apply_once(struct store *s, const char *pool, const char *addr,
 	bool			 ch;
 	int			 rc;
 
-	if (changed != NULL)
-		*changed = false;
+	memset(out, 0, sizeof(*out));
 	if (a->got != NULL)
 		*a->got = false;
 	if ((rc = store_peer_key(kbuf, pool, addr, &k)) != 0)
@@ -927,9 +901,12 @@ store_peer_apply_once(struct store *s, const char *pool, const char *addr,
 		goto fail;
 	before = p;
 	memset(&ev, 0, sizeof(ev));
-	ch = store_decide(&p, a, &ev);
+	ch = store_op_decide(&p, a, &ev);
+	/* A try's counters travel with the decision its end caused. */
+	health_add_counters(&p, a->add_requests, a->add_failures);
 	if (!ch && memcmp(&p, &before, sizeof(p)) == 0) {
 		mdb_txn_abort(txn);
+		out->rec = p;
 		return 0;
 	}
 	v.mv_data = &p;
@@ -947,11 +924,11 @@ store_peer_apply_once(struct store *s, const char *pool, const char *addr,
 			*a->got = false;
 		return rc;
 	}
+	out->rec = p;
+	out->written = true;
 	if (ch) {
-		if (changed != NULL)
-			*changed = true;
-		if (evout != NULL)
-			*evout = ev;
+		out->changed = true;
+		out->ev = ev;
 	}
 	return 0;
 fail:
@@ -961,15 +938,31 @@ fail:
 	return rc;
 }
 
-static int
+int
 store_peer_apply(struct store *s, const char *pool, const char *addr,
-    const struct store_op_args *a, struct store_event *evout, bool *changed)
+    const struct store_op *op, struct store_outcome *out)
 {
 	int	 rc;
 
-	while ((rc = store_peer_apply_once(s, pool, addr, a, evout,
-	    changed)) == MDB_MAP_FULL && store_grow(s) == 0)
+	while ((rc = store_peer_apply_once(s, pool, addr, op, out)) ==
+	    MDB_MAP_FULL && store_grow(s) == 0)
 		;
+	return rc;
+}
+
+/* The named wrappers below: *ev and *changed as store.h says. */
+static int
+store_peer_apply_ev(struct store *s, const char *pool, const char *addr,
+    const struct store_op *a, struct store_event *ev, bool *changed)
+{
+	struct store_outcome	 out;
+	int			 rc;
+
+	rc = store_peer_apply(s, pool, addr, a, &out);
+	if (changed != NULL)
+		*changed = out.changed;
+	if (out.changed && ev != NULL)
+		*ev = out.ev;
 	return rc;
 }
 
@@ -979,10 +972,10 @@ store_peer_failure(struct store *s, const char *pool, const char *addr,
     const char *detail, int32_t pid, uint64_t now_ms,
     struct store_event *ev, bool *changed)
 {
-	struct store_op_args	 a = { .op = STORE_OP_FAILURE, .hp = hp,
+	struct store_op	 a = { .op = STORE_OP_FAILURE, .hp = hp,
 	    .kind = kind, .detail = detail, .pid = pid, .now_ms = now_ms };
 
-	return store_peer_apply(s, pool, addr, &a, ev, changed);
+	return store_peer_apply_ev(s, pool, addr, &a, ev, changed);
 }
 
 int
@@ -991,11 +984,11 @@ store_peer_trial_failure(struct store *s, const char *pool, const char *addr,
     const char *detail, int32_t pid, uint64_t now_ms,
     struct store_event *ev, bool *changed)
 {
-	struct store_op_args	 a = { .op = STORE_OP_FAILURE, .hp = hp,
+	struct store_op	 a = { .op = STORE_OP_FAILURE, .hp = hp,
 	    .kind = kind, .detail = detail, .pid = pid, .now_ms = now_ms,
 	    .trial = true };
 
-	return store_peer_apply(s, pool, addr, &a, ev, changed);
+	return store_peer_apply_ev(s, pool, addr, &a, ev, changed);
 }
 
 int
@@ -1004,11 +997,11 @@ store_peer_connect_stall(struct store *s, const char *pool, const char *addr,
     struct store_event *ev, bool *changed, bool *trial)
 {
 	bool			 got;
-	struct store_op_args	 a = { .op = STORE_OP_STALL, .hp = hp,
+	struct store_op	 a = { .op = STORE_OP_STALL, .hp = hp,
 	    .pid = pid, .now_ms = now_ms, .got = &got };
 	int			 rc;
 
-	rc = store_peer_apply(s, pool, addr, &a, ev, changed);
+	rc = store_peer_apply_ev(s, pool, addr, &a, ev, changed);
 	if (trial != NULL)
 		*trial = got;
 	return rc;
@@ -1019,10 +1012,10 @@ store_peer_connected(struct store *s, const char *pool, const char *addr,
     bool trial, int32_t pid, uint64_t now_ms, struct store_event *ev,
     bool *changed)
 {
-	struct store_op_args	 a = { .op = STORE_OP_CONNECTED, .pid = pid,
+	struct store_op	 a = { .op = STORE_OP_CONNECTED, .pid = pid,
 	    .now_ms = now_ms, .trial = trial };
 
-	return store_peer_apply(s, pool, addr, &a, ev, changed);
+	return store_peer_apply_ev(s, pool, addr, &a, ev, changed);
 }
 
 int
@@ -1030,11 +1023,11 @@ store_peer_claim_trial(struct store *s, const char *pool, const char *addr,
     const struct health_params *hp, int32_t pid, uint64_t now_ms, bool *won)
 {
 	bool			 got;
-	struct store_op_args	 a = { .op = STORE_OP_CLAIM_TRIAL, .hp = hp,
+	struct store_op	 a = { .op = STORE_OP_CLAIM_TRIAL, .hp = hp,
 	    .pid = pid, .now_ms = now_ms, .got = &got };
 	int			 rc;
 
-	rc = store_peer_apply(s, pool, addr, &a, NULL, NULL);
+	rc = store_peer_apply_ev(s, pool, addr, &a, NULL, NULL);
 	if (won != NULL)
 		*won = got;
 	return rc;
@@ -1044,20 +1037,20 @@ int
 store_peer_release_trial(struct store *s, const char *pool, const char *addr,
     int32_t pid)
 {
-	struct store_op_args	 a = { .op = STORE_OP_RELEASE_TRIAL,
+	struct store_op	 a = { .op = STORE_OP_RELEASE_TRIAL,
 	    .pid = pid };
 
-	return store_peer_apply(s, pool, addr, &a, NULL, NULL);
+	return store_peer_apply_ev(s, pool, addr, &a, NULL, NULL);
 }
 
 int
 store_peer_success(struct store *s, const char *pool, const char *addr,
     int32_t pid, uint64_t now_ms, struct store_event *ev, bool *changed)
 {
-	struct store_op_args	 a = { .op = STORE_OP_SUCCESS, .pid = pid,
+	struct store_op	 a = { .op = STORE_OP_SUCCESS, .pid = pid,
 	    .now_ms = now_ms };
 
-	return store_peer_apply(s, pool, addr, &a, ev, changed);
+	return store_peer_apply_ev(s, pool, addr, &a, ev, changed);
 }
 
 int
@@ -1065,10 +1058,10 @@ store_peer_claim_probe(struct store *s, const char *pool, const char *addr,
     const struct health_params *hp, int32_t pid, uint64_t now_ms,
     struct store_event *ev, bool *won)
 {
-	struct store_op_args	 a = { .op = STORE_OP_CLAIM, .hp = hp,
+	struct store_op	 a = { .op = STORE_OP_CLAIM, .hp = hp,
 	    .pid = pid, .now_ms = now_ms };
 
-	return store_peer_apply(s, pool, addr, &a, ev, won);
+	return store_peer_apply_ev(s, pool, addr, &a, ev, won);
 }
 
 int
@@ -1076,10 +1069,10 @@ store_peer_release_probe(struct store *s, const char *pool,
     const char *addr, enum failure_kind kind, int32_t pid, uint64_t now_ms,
     struct store_event *ev, bool *changed)
 {
-	struct store_op_args	 a = { .op = STORE_OP_RELEASE, .kind = kind,
+	struct store_op	 a = { .op = STORE_OP_RELEASE, .kind = kind,
 	    .pid = pid, .now_ms = now_ms };
 
-	return store_peer_apply(s, pool, addr, &a, ev, changed);
+	return store_peer_apply_ev(s, pool, addr, &a, ev, changed);
 }
 
 int
@@ -1087,20 +1080,20 @@ store_peer_admin(struct store *s, const char *pool, const char *addr,
     enum admin_state admin, int32_t pid, uint64_t now_ms,
     struct store_event *ev, bool *changed)
 {
-	struct store_op_args	 a = { .op = STORE_OP_ADMIN, .admin = admin,
+	struct store_op	 a = { .op = STORE_OP_ADMIN, .admin = admin,
 	    .pid = pid, .now_ms = now_ms };
 
-	return store_peer_apply(s, pool, addr, &a, ev, changed);
+	return store_peer_apply_ev(s, pool, addr, &a, ev, changed);
 }
 
 int
 store_peer_reset(struct store *s, const char *pool, const char *addr,
     int32_t pid, uint64_t now_ms, struct store_event *ev, bool *changed)
 {
-	struct store_op_args	 a = { .op = STORE_OP_RESET, .pid = pid,
+	struct store_op	 a = { .op = STORE_OP_RESET, .pid = pid,
 	    .now_ms = now_ms };
 
-	return store_peer_apply(s, pool, addr, &a, ev, changed);
+	return store_peer_apply_ev(s, pool, addr, &a, ev, changed);
 }
 
 static int

@@ -151,6 +151,46 @@ struct store_dir_entry {
 	uint32_t	 pad0;
 };
 
+/*
+ * One decision on one peer's record (health.c's rules), for
+ * store_peer_apply() and store_op_decide().
+ */
+enum store_op_kind {
+	STORE_OP_FAILURE,	/* health_on_failure(); trial: the trial's */
+	STORE_OP_SUCCESS,	/* health_on_success() */
+	STORE_OP_CLAIM,		/* health_claim_probe() */
+	STORE_OP_RELEASE,	/* health_release_probe(kind) */
+	STORE_OP_ADMIN,		/* health_set_admin() */
+	STORE_OP_RESET,		/* health_reset() */
+	STORE_OP_STALL,		/* health_on_connect_stall(); *got: trial */
+	STORE_OP_CONNECTED,	/* health_on_connect() */
+	STORE_OP_CLAIM_TRIAL,	/* health_claim_trial(); *got: won */
+	STORE_OP_RELEASE_TRIAL,	/* health_release_trial() */
+};
+
+struct store_op {
+	enum store_op_kind		 op;
+	const struct health_params	*hp;
+	enum failure_kind		 kind;
+	const char			*detail;
+	enum admin_state		 admin;
+	int32_t				 pid;
+	uint64_t			 now_ms;
+	bool				 trial;	/* the connect was the trial */
+	bool				*got;	/* the trial: won or handed */
+	/* Counters added in the same write (a try's, with its failure). */
+	uint64_t			 add_requests;
+	uint64_t			 add_failures;
+};
+
+/* What store_peer_apply() did. */
+struct store_outcome {
+	struct store_peer	 rec;		/* as written, or as found */
+	struct store_event	 ev;		/* when changed */
+	bool			 changed;	/* the state changed: event */
+	bool			 written;	/* the record's bytes changed */
+};
+
 /* One peer's batched totals for store_add_counters(). */
 struct store_counter {
 	const char	*pool;
@@ -312,6 +352,24 @@ void	 store_read_end(struct store *s);
  * (MDB_MAP_FULL ...).  On error nothing is written and *changed, *won
  * and *trial are false.
  */
+/*
+ * The one entry the named calls below go through, for a caller that
+ * keeps the record: apply op to the peer's record in one write
+ * transaction (written only if its bytes change; the event with it),
+ * adding op's counters, and fill *out with the record as it now stands.
+ * Returns as the named calls do; *out is zeroed on error.
+ */
+int	 store_peer_apply(struct store *s, const char *pool, const char *addr,
+	    const struct store_op *op, struct store_outcome *out);
+
+/*
+ * The same decision on a record in memory, nothing written: for a
+ * worker without a store.  Returns whether the state changed (*ev then
+ * filled but for pool, addr and seq).  Counters are not added.
+ */
+bool	 store_op_decide(struct store_peer *p, const struct store_op *op,
+	    struct store_event *ev);
+
 int	 store_peer_failure(struct store *s, const char *pool,
 	    const char *addr, const struct health_params *hp,
 	    enum failure_kind kind, const char *detail, int32_t pid,

@@ -235,19 +235,51 @@ peers_refresh(struct worker *w, struct wpool *p)
 		peers_drop_disabled(&p->peers[i]);
 }
 
+/*
+ * The one way health changes from this worker: op applied to wp's record
+ * in the store, in one write transaction (without a store, to the
+ * worker's own copy, by the same rules), the record kept as it now
+ * stands, the transition logged.  Returns 0, or the store's error.
+ */
+static int
+peers_apply(struct worker *w, struct wpool *p, struct wpeer *wp,
+    struct store_op *op)
+{
+	struct store_outcome	 out;
+	const char		*addr = wp->cfg->addr.text;
+	int			 rc = 0;
+
+	op->hp = &p->params;
+	op->pid = (int32_t)getpid();
+	if (op->now_ms == 0)
+		op->now_ms = clock_wall_ms();
+	if (w->store == NULL) {
+		memset(&out, 0, sizeof(out));
+		out.changed = store_op_decide(&wp->rec, op, &out.ev);
+	} else if ((rc = store_peer_apply(w->store, p->cfg->name, addr, op,
+	    &out)) == 0) {
+		wp->rec = out.rec;
+	} else {
+		if (rc != MDB_NOTFOUND)
+			log_warnx("health store write for %s/%s: %s",
+			    p->cfg->name, addr, store_strerror(rc));
+		return rc;
+	}
+	if (out.changed)
+		peers_log_event(w, p->cfg, addr, &out.ev);
+	return 0;
+}
+
 /* Win wp's trial connect for r in the store (r->trial), or not. */
 static bool
 peers_claim_trial(struct req *r, struct wpeer *wp, uint64_t now)
 {
-	struct worker	*w = r->c->w;
-	struct wpool	*p = r->pool;
+	struct store_op	 op = { .op = STORE_OP_CLAIM_TRIAL, .now_ms = now };
 	bool		 won = false;
 
-	if (store_peer_claim_trial(w->store, p->cfg->name, wp->cfg->addr.text,
-	    &p->params, (int32_t)getpid(), now, &won) != 0 || !won)
+	op.got = &won;
+	if (peers_apply(r->c->w, r->pool, wp, &op) != 0 || !won)
 		return false;
-	wp->rec.trial_pid = (int32_t)getpid();
-	wp->rec.trial_started_ms = now;
 	r->trial = true;
 	return true;
 }
@@ -290,43 +322,6 @@ peers_select_local(struct req *r, const struct cfg_peer *avoid)
 		return wp->bal;
 	}
 	return bal_select(&p->bal, r->tried, peers_eligible, p);
-}
-
-/* No store: an outcome applied to this worker's own record. */
-static void
-peers_local_outcome(struct worker *w, struct wpool *p, struct wpeer *wp,
-    enum failure_kind kind, const char *detail, bool probe)
-{
-	struct store_event	 ev;
-	uint64_t		 now = clock_wall_ms();
-	int32_t			 pid = (int32_t)getpid();
-	bool			 changed;
-
-	memset(&ev, 0, sizeof(ev));
-	if (failure_blames_peer(kind))
-		changed = health_on_failure(&wp->rec, &p->params, kind, detail,
-		    pid, now, &ev);
-	else if (kind == FAIL_NONE)
-		changed = health_on_success(&wp->rec, pid, now, &ev);
-	else if (probe)
-		changed = health_release_probe(&wp->rec, kind, pid, now, &ev);
-	else
-		return;
-	if (changed)
-		peers_log_event(w, p->cfg, wp->cfg->addr.text, &ev);
-}
-
-/* No store: a probe given back unfinished, for the next request. */
-static void
-peers_local_release(struct worker *w, struct wpool *p, struct wpeer *wp,
-    bool probe)
-{
-	struct store_event	 ev;
-
-	memset(&ev, 0, sizeof(ev));
-	if (probe && health_release_probe(&wp->rec, FAIL_CONNECT_SLOW,
-	    (int32_t)getpid(), clock_wall_ms(), &ev))
-		peers_log_event(w, p->cfg, wp->cfg->addr.text, &ev);
 }
 
 struct bal_peer *
@@ -445,41 +440,23 @@ void
 peers_connected(struct worker *w, struct wpeer *wp, uint64_t started_ms,
     bool trial)
 {
-	struct wpool		*p = peers_pool_of(w, wp);
-	struct store_event	 ev;
-	bool			 changed = false;
-	int			 rc;
+	struct store_op	 op = { .op = STORE_OP_CONNECTED, .trial = trial };
 
 	peers_learn(w, wp, started_ms);
 	/* Steady state: proven, not suspect, no trial: no write. */
 	if (w->store == NULL || !health_connect_needs_write(&wp->rec, trial,
 	    (int32_t)getpid()))
 		return;
-	rc = store_peer_connected(w->store, p->cfg->name, wp->cfg->addr.text,
-	    trial, (int32_t)getpid(), clock_wall_ms(), &ev, &changed);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		log_warnx("health store write for %s/%s: %s", p->cfg->name,
-		    wp->cfg->addr.text, store_strerror(rc));
-	/* What the store now says, until the next read brings it. */
-	if (rc == 0)
-		wp->rec.proven = 1;
-	wp->rec.suspect_since_ms = 0;
-	if (trial)
-		wp->rec.trial_pid = 0;
-	if (changed)
-		peers_log_event(w, p->cfg, wp->cfg->addr.text, &ev);
+	(void)peers_apply(w, peers_pool_of(w, wp), wp, &op);
 }
 
 void
 peers_stalled(struct req *r, struct req_try *t)
 {
-	struct worker		*w = r->c->w;
-	struct wpool		*p = r->pool;
-	struct wpeer		*wp = &p->peers[t->peer->index];
-	struct store_event	 ev;
-	bool			 changed = false, trial = false;
-	uint64_t		 now;
-	int			 rc;
+	struct worker	*w = r->c->w;
+	struct wpeer	*wp = &r->pool->peers[t->peer->index];
+	struct store_op	 op = { .op = STORE_OP_STALL };
+	bool		 trial = false;
 
 	/*
 	 * Marked already, its trial under way: the store has nothing to
@@ -488,24 +465,9 @@ peers_stalled(struct req *r, struct req_try *t)
 	if (w->store == NULL || (health_is_suspect(&wp->rec) &&
 	    wp->rec.trial_pid != 0))
 		return;
-	now = clock_wall_ms();
-	rc = store_peer_connect_stall(w->store, p->cfg->name,
-	    t->peer->addr.text, &p->params, (int32_t)getpid(), now, &ev,
-	    &changed, &trial);
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		log_warnx("health store write for %s/%s: %s", p->cfg->name,
-		    t->peer->addr.text, store_strerror(rc));
-		return;
-	}
-	if (wp->rec.health == HEALTH_UP) {
-		if (wp->rec.suspect_since_ms == 0)
-			wp->rec.suspect_since_ms = now;
-		if (trial)
-			wp->rec.trial_pid = (int32_t)getpid();
-	}
-	t->trial = t->trial || trial;
-	if (changed)
-		peers_log_event(w, p->cfg, t->peer->addr.text, &ev);
+	op.got = &trial;
+	if (peers_apply(w, r->pool, wp, &op) == 0)
+		t->trial = t->trial || trial;
 }
 
 void
@@ -515,28 +477,59 @@ peers_abandoned(struct req *r, const struct req_try *t)
 	r->pool->peers[t->peer->index].pending_requests++;
 }
 
+/*
+ * A try, or an orphaned connect, ended (DESIGN.md §4 rules 2, 3, 6): the
+ * one place where an outcome becomes health.  FAIL_NONE is a whole
+ * answer.  A failure that blames the peer counts against it, and carries
+ * the counters this worker has not flushed for the peer, so that status
+ * shows a failure and its count at once.  Anything else (a client that
+ * left, a stale pooled connection, a connect given up) is nobody's
+ * fault: what the try held, trial or probe, goes back for the next
+ * request.
+ */
+static void
+peers_end(struct worker *w, struct wpool *p, struct wpeer *wp,
+    enum failure_kind kind, const char *detail, bool trial, bool probe)
+{
+	struct store_op	 op;
+
+	memset(&op, 0, sizeof(op));
+	if (failure_blames_peer(kind)) {
+		op.op = STORE_OP_FAILURE;
+		op.kind = kind;
+		op.detail = detail;
+		op.trial = trial;
+		op.add_requests = wp->pending_requests;
+		op.add_failures = wp->pending_failures;
+		if (peers_apply(w, p, wp, &op) == 0)
+			wp->pending_requests = wp->pending_failures = 0;
+		return;
+	}
+	if (kind == FAIL_NONE) {
+		if (!probe && !health_success_needs_write(&wp->rec))
+			return;
+		op.op = STORE_OP_SUCCESS;
+		(void)peers_apply(w, p, wp, &op);
+		return;
+	}
+	if (trial) {
+		op.op = STORE_OP_RELEASE_TRIAL;
+		(void)peers_apply(w, p, wp, &op);
+	}
+	if (probe) {
+		memset(&op, 0, sizeof(op));
+		op.op = STORE_OP_RELEASE;
+		op.kind = kind;
+		(void)peers_apply(w, p, wp, &op);
+	}
+}
+
 void
 peers_orphan_done(struct worker *w, struct wpeer *wp, enum failure_kind kind,
     const char *detail, bool trial, bool probe, uint64_t started_ms)
 {
-	struct wpool		*p = peers_pool_of(w, wp);
-	const char		*addr = wp->cfg->addr.text;
-	struct store_event	 ev;
-	bool			 changed = false;
-	int			 rc = 0;
+	struct wpool	*p = peers_pool_of(w, wp);
 
-	if (w->store == NULL) {
-		if (kind == FAIL_NONE)
-			peers_learn(w, wp, started_ms);
-		else if (kind != FAIL_CLIENT_ABORT)
-			wp->pending_failures++;
-		/* A connect is no answer: the probe goes back, as below. */
-		if (kind == FAIL_NONE || kind == FAIL_CLIENT_ABORT)
-			peers_local_release(w, p, wp, probe);
-		else
-			peers_local_outcome(w, p, wp, kind, detail, probe);
-		return;
-	}
 	if (kind == FAIL_NONE) {
 		peers_connected(w, wp, started_ms, trial);
 		/*
@@ -544,101 +537,31 @@ peers_orphan_done(struct worker *w, struct wpeer *wp, enum failure_kind kind,
 		 * hand it back for the next request, which finds the peer
 		 * answering SYNs now.
 		 */
-		if (probe && w->store != NULL)
-			rc = store_peer_release_probe(w->store, p->cfg->name,
-			    addr, FAIL_CONNECT_SLOW, (int32_t)getpid(),
-			    clock_wall_ms(), &ev, &changed);
-	} else if (kind == FAIL_CLIENT_ABORT) {
-		/* Given up unfinished (the worker stops): no verdict. */
-		if (trial && w->store != NULL)
-			rc = store_peer_release_trial(w->store, p->cfg->name,
-			    addr, (int32_t)getpid());
-		if (rc == 0 && probe && w->store != NULL)
-			rc = store_peer_release_probe(w->store, p->cfg->name,
-			    addr, FAIL_CONNECT_SLOW, (int32_t)getpid(),
-			    clock_wall_ms(), &ev, &changed);
-	} else {
-		wp->pending_failures++;
-		if (w->store == NULL)
-			return;
-		if (trial)
-			rc = store_peer_trial_failure(w->store, p->cfg->name,
-			    addr, &p->params, kind, detail, (int32_t)getpid(),
-			    clock_wall_ms(), &ev, &changed);
-		else
-			rc = store_peer_failure(w->store, p->cfg->name, addr,
-			    &p->params, kind, detail, (int32_t)getpid(),
-			    clock_wall_ms(), &ev, &changed);
+		peers_end(w, p, wp, FAIL_CONNECT_SLOW, detail, false, probe);
+		return;
 	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		log_warnx("health store write for %s/%s: %s", p->cfg->name,
-		    addr, store_strerror(rc));
-	if (changed)
-		peers_log_event(w, p->cfg, addr, &ev);
+	/* Given up unfinished (the worker stops): no verdict. */
+	if (kind == FAIL_CLIENT_ABORT)
+		kind = FAIL_CONNECT_SLOW;
+	/* Its try was counted when its request moved on (peers_abandoned). */
+	if (failure_blames_peer(kind))
+		wp->pending_failures++;
+	peers_end(w, p, wp, kind, detail, trial, probe);
 }
 
 void
 peers_report(struct req *r, const struct req_try *t, const char *doing)
 {
-	struct worker		*w = r->c->w;
-	struct wpool		*p = r->pool;
-	struct wpeer		*wp = &p->peers[t->peer->index];
-	struct store_event	 ev;
-	const char		*addr = t->peer->addr.text;
-	bool			 changed = false, probe = r->probe;
-	int			 rc = 0;
+	struct wpeer	*wp = &r->pool->peers[t->peer->index];
+	bool		 probe = r->probe;
 
 	r->probe = false;
-	if (w->store == NULL) {
-		if (t->outcome != FAIL_CLIENT_ABORT &&
-		    t->outcome != FAIL_STALE) {
-			wp->pending_requests++;
-			if (failure_blames_peer(t->outcome))
-				wp->pending_failures++;
-		}
-		peers_local_outcome(w, p, wp, t->outcome, doing, probe);
-		return;
+	if (t->outcome != FAIL_CLIENT_ABORT && t->outcome != FAIL_STALE) {
+		wp->pending_requests++;
+		if (failure_blames_peer(t->outcome))
+			wp->pending_failures++;
 	}
-	if (t->outcome == FAIL_CLIENT_ABORT || t->outcome == FAIL_STALE) {
-		/*
-		 * Nobody's fault; a probe or trial it held goes to the next
-		 * request.
-		 */
-		if (t->trial && w->store != NULL)
-			rc = store_peer_release_trial(w->store, p->cfg->name,
-			    addr, (int32_t)getpid());
-		if (probe && w->store != NULL)
-			rc = store_peer_release_probe(w->store,
-			    p->cfg->name, addr, t->outcome, (int32_t)getpid(),
-			    clock_wall_ms(), &ev, &changed);
-		if (changed)
-			peers_log_event(w, p->cfg, addr, &ev);
-		return;
-	}
-	wp->pending_requests++;
-	if (failure_blames_peer(t->outcome))
-		wp->pending_failures++;
-	if (w->store == NULL)
-		return;
-	if (failure_blames_peer(t->outcome) && t->trial) {
-		rc = store_peer_trial_failure(w->store, p->cfg->name, addr,
-		    &p->params, t->outcome, doing, (int32_t)getpid(),
-		    clock_wall_ms(), &ev, &changed);
-	} else if (failure_blames_peer(t->outcome)) {
-		rc = store_peer_failure(w->store, p->cfg->name, addr,
-		    &p->params, t->outcome, doing, (int32_t)getpid(),
-		    clock_wall_ms(), &ev, &changed);
-	} else if (probe || health_success_needs_write(&wp->rec)) {
-		rc = store_peer_success(w->store, p->cfg->name, addr,
-		    (int32_t)getpid(), clock_wall_ms(), &ev, &changed);
-		/* Written once: the next success of this worker needs none. */
-		wp->rec.consecutive_failures = 0;
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		log_warnx("health store write for %s/%s: %s", p->cfg->name,
-		    addr, store_strerror(rc));
-	if (changed)
-		peers_log_event(w, p->cfg, addr, &ev);
+	peers_end(r->c->w, r->pool, wp, t->outcome, doing, t->trial, probe);
 }
 
 void

@@ -244,13 +244,11 @@ test_success_resets_streak(void)
 
 	fixture_open(&f, "10s");
 	prove_all(&f);
-	/* max_fails 1 would mark it down: fail the backup once, use it. */
 	req_init(&f, &r);
 	try_outcome(&f, &r, P1, FAIL_READ_TIMEOUT);
 	rec = record(&f, P1);
 	CU_ASSERT_EQUAL(rec.consecutive_failures, 1);
-	/* The worker saw the failure: its next success must be written. */
-	f.p->peers[P1].rec = rec;
+	/* The worker kept the record it wrote: its next success is written. */
 	req_init(&f, &r);
 	try_outcome(&f, &r, P1, FAIL_NONE);
 	rec = record(&f, P1);
@@ -370,6 +368,41 @@ test_suspect_avoided(void)
 	fixture_close(&f);
 }
 
+/*
+ * The write that records a failure carries the counters not yet flushed,
+ * so status never shows a failure streak beside fewer failures.
+ */
+static void
+test_counters_with_failure(void)
+{
+	struct fixture		 f;
+	struct req		 r;
+	struct store_peer	 rec;
+	int			 n;
+
+	fixture_open(&f, "10s");
+	prove_all(&f);
+	for (n = 0; n < 3; n++) {
+		req_init(&f, &r);
+		try_outcome(&f, &r, P2, FAIL_NONE);
+	}
+	rec = record(&f, P2);
+	CU_ASSERT_EQUAL(rec.requests, 0);	/* batched: no write yet */
+	req_init(&f, &r);
+	try_outcome(&f, &r, P2, FAIL_RESET);
+	rec = record(&f, P2);
+	tap_result(rec.requests == 4 && rec.failures == 1 &&
+	    rec.consecutive_failures == 1, "peers: a failure is written with "
+	    "its counters: requests %llu, failures %llu, streak %u",
+	    (unsigned long long)rec.requests,
+	    (unsigned long long)rec.failures, rec.consecutive_failures);
+	CU_ASSERT_EQUAL(f.p->peers[P2].pending_requests, 0);
+	/* The worker keeps the record as written, not a patched copy. */
+	CU_ASSERT_EQUAL(f.p->peers[P2].rec.consecutive_failures, 1);
+	CU_ASSERT_EQUAL(f.p->peers[P2].rec.health, HEALTH_DOWN);
+	fixture_close(&f);
+}
+
 int
 main(void)
 {
@@ -387,5 +420,7 @@ main(void)
 	CU_add_test(s, "one probe", test_one_probe);
 	CU_add_test(s, "unproven trial", test_unproven_trial);
 	CU_add_test(s, "suspect avoided", test_suspect_avoided);
+	CU_add_test(s, "counters with the failure",
+	    test_counters_with_failure);
 	return tap_run_registry();
 }
