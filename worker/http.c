@@ -611,6 +611,14 @@ http_parse_request(llhttp_t *parser, struct http_req_head *h,
 	/* RFC 9112 §6.1: in HTTP/1.0, Transfer-Encoding is faulty framing. */
 	if (h->minor == 0 && (parser->flags & F_TRANSFER_ENCODING))
 		return 400;
+	/*
+	 * llhttp ends an upgrade request at its head before it looks at
+	 * Transfer-Encoding: a coding that does not end in chunked frames
+	 * nothing, upgrade or not, and must not go upstream as if bodiless.
+	 */
+	if ((parser->flags & F_TRANSFER_ENCODING) &&
+	    !(parser->flags & F_CHUNKED))
+		return 501;
 	h->chunked = (parser->flags & F_CHUNKED) != 0;
 	h->content_length = (parser->flags & F_CONTENT_LENGTH) ?
 	    parser->content_length : 0;
