@@ -1,3 +1,4 @@
+/* jsonpos.c: the position of every value of a JSON text, by path. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
