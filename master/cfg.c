@@ -284,30 +284,131 @@ cfg_range(struct cfg_ctx *ctx, const struct cfg_key *k, const char *path,
 
 /* Convert one present value per its key description. */
 static int
+cfg_convert_uint(struct cfg_ctx *ctx, const struct cfg_key *k, json_t *v,
+    const char *path, uint64_t *field)
+{
+	char		 shown[64];
+	json_int_t	 i;
+
+	if (!json_is_integer(v))
+		return cfg_fail(ctx, path, "expected an integer, got %s",
+		    cfg_json_type(v));
+	i = json_integer_value(v);
+	snprintf(shown, sizeof(shown), "%lld", (long long)i);
+	if (i < 0)
+		return cfg_range(ctx, k, path, 0, shown) ? -1 :
+		    cfg_fail(ctx, path, "must not be negative, got %s", shown);
+	if (cfg_range(ctx, k, path, (uint64_t)i, shown) != 0)
+		return -1;
+	*field = (uint64_t)i;
+	return 0;
+}
+
+static int
+cfg_convert_string(struct cfg_ctx *ctx, const struct cfg_key *k, json_t *v,
+    const char *path, char **field)
+{
+	if (!json_is_string(v))
+		return cfg_fail(ctx, path, "expected a string, got %s",
+		    cfg_json_type(v));
+	if (json_string_length(v) == 0)
+		return cfg_fail(ctx, path, "must not be empty");
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return cfg_fail(ctx, path, "must not contain NUL");
+	if (k->kind == CFG_PATH) {
+		if (cfg_resolve_path(ctx, json_string_value(v), field) != 0)
+			return cfg_fail(ctx, path, "path is too long");
+	} else if ((*field = cfg_strdup(ctx->cfg,
+	    json_string_value(v))) == NULL)
+		return cfg_nomem(ctx);
+	return 0;
+}
+
+static int
+cfg_convert_duration(struct cfg_ctx *ctx, const struct cfg_key *k, json_t *v,
+    const char *path, uint64_t *field)
+{
+	char		 why[256], shown[64];
+	uint64_t	 n;
+
+	if (!json_is_string(v))
+		return cfg_fail(ctx, path, "expected a duration string "
+		    "such as \"250ms\" or \"2s\", got %s%s",
+		    cfg_json_type(v), json_is_integer(v) ?
+		    " (add a unit: ms, s, m, h or d)" : "");
+	if (units_parse_duration(json_string_value(v), &n, why,
+	    sizeof(why)) != 0)
+		return cfg_fail(ctx, path, "%s", why);
+	snprintf(shown, sizeof(shown), "\"%s\"", json_string_value(v));
+	if (cfg_range(ctx, k, path, n, shown) != 0)
+		return -1;
+	*field = n;
+	return 0;
+}
+
+static int
+cfg_convert_size(struct cfg_ctx *ctx, const struct cfg_key *k, json_t *v,
+    const char *path, uint64_t *field)
+{
+	char		 why[256], shown[64];
+	uint64_t	 n;
+
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) < 0)
+			return cfg_fail(ctx, path, "must not be negative, got "
+			    "%lld", (long long)json_integer_value(v));
+		n = (uint64_t)json_integer_value(v);
+		snprintf(shown, sizeof(shown), "%llu", (unsigned long long)n);
+	} else if (json_is_string(v)) {
+		if (units_parse_size(json_string_value(v), &n, why,
+		    sizeof(why)) != 0)
+			return cfg_fail(ctx, path, "%s", why);
+		snprintf(shown, sizeof(shown), "\"%s\"", json_string_value(v));
+	} else
+		return cfg_fail(ctx, path, "expected a size (bytes as an "
+		    "integer, or a string such as \"32k\"), got %s",
+		    cfg_json_type(v));
+	if (cfg_range(ctx, k, path, n, shown) != 0)
+		return -1;
+	*field = n;
+	return 0;
+}
+
+static int
+cfg_convert_enum(struct cfg_ctx *ctx, const struct cfg_key *k, json_t *v,
+    const char *path, int *field)
+{
+	char	 list[256], sugg[96];
+	size_t	 e, off = 0;
+
+	if (!json_is_string(v))
+		return cfg_fail(ctx, path, "expected a string, got %s",
+		    cfg_json_type(v));
+	for (e = 0; k->names[e] != NULL; e++)
+		if (strcmp(k->names[e], json_string_value(v)) == 0) {
+			*field = (int)e;
+			return 0;
+		}
+	list[0] = '\0';
+	for (e = 0; k->names[e] != NULL; e++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off,
+		    "%s\"%s\"", e == 0 ? "" : k->names[e + 1] == NULL ?
+		    " or " : ", ", k->names[e]);
+	cfg_did_you_mean(sugg, sizeof(sugg), cfg_suggest(json_string_value(v),
+	    k->names, e));
+	return cfg_fail(ctx, path, "unknown value \"%s\": expected %s%s",
+	    json_string_value(v), list, sugg);
+}
+
+static int
 cfg_convert(struct cfg_ctx *ctx, const struct cfg_key *k, json_t *v,
     const char *path, void *base)
 {
-	void		*field = (char *)base + k->offset;
-	char		 why[256], shown[64], sugg[96];
-	uint64_t	 n;
-	json_int_t	 i;
-	size_t		 e;
+	void	*field = (char *)base + k->offset;
 
 	switch (k->kind) {
 	case CFG_UINT:
-		if (!json_is_integer(v))
-			return cfg_fail(ctx, path, "expected an integer, got %s",
-			    cfg_json_type(v));
-		i = json_integer_value(v);
-		snprintf(shown, sizeof(shown), "%lld", (long long)i);
-		if (i < 0)
-			return cfg_range(ctx, k, path, 0, shown) ? -1 :
-			    cfg_fail(ctx, path, "must not be negative, got %s",
-			    shown);
-		if (cfg_range(ctx, k, path, (uint64_t)i, shown) != 0)
-			return -1;
-		*(uint64_t *)field = (uint64_t)i;
-		return 0;
+		return cfg_convert_uint(ctx, k, v, path, field);
 	case CFG_BOOL:
 		if (!json_is_boolean(v))
 			return cfg_fail(ctx, path, "expected true or false, "
@@ -316,82 +417,13 @@ cfg_convert(struct cfg_ctx *ctx, const struct cfg_key *k, json_t *v,
 		return 0;
 	case CFG_STRING:
 	case CFG_PATH:
-		if (!json_is_string(v))
-			return cfg_fail(ctx, path, "expected a string, got %s",
-			    cfg_json_type(v));
-		if (json_string_length(v) == 0)
-			return cfg_fail(ctx, path, "must not be empty");
-		if (strlen(json_string_value(v)) != json_string_length(v))
-			return cfg_fail(ctx, path, "must not contain NUL");
-		if (k->kind == CFG_PATH) {
-			if (cfg_resolve_path(ctx, json_string_value(v),
-			    (char **)field) != 0)
-				return cfg_fail(ctx, path, "path is too long");
-		} else if ((*(char **)field = cfg_strdup(ctx->cfg,
-		    json_string_value(v))) == NULL)
-			return cfg_nomem(ctx);
-		return 0;
+		return cfg_convert_string(ctx, k, v, path, field);
 	case CFG_DURATION:
-		if (!json_is_string(v))
-			return cfg_fail(ctx, path, "expected a duration string "
-			    "such as \"250ms\" or \"2s\", got %s%s",
-			    cfg_json_type(v), json_is_integer(v) ?
-			    " (add a unit: ms, s, m, h or d)" : "");
-		if (units_parse_duration(json_string_value(v), &n, why,
-		    sizeof(why)) != 0)
-			return cfg_fail(ctx, path, "%s", why);
-		snprintf(shown, sizeof(shown), "\"%s\"", json_string_value(v));
-		if (cfg_range(ctx, k, path, n, shown) != 0)
-			return -1;
-		*(uint64_t *)field = n;
-		return 0;
+		return cfg_convert_duration(ctx, k, v, path, field);
 	case CFG_SIZE:
-		if (json_is_integer(v)) {
-			if (json_integer_value(v) < 0)
-				return cfg_fail(ctx, path, "must not be "
-				    "negative, got %lld",
-				    (long long)json_integer_value(v));
-			n = (uint64_t)json_integer_value(v);
-			snprintf(shown, sizeof(shown), "%llu",
-			    (unsigned long long)n);
-		} else if (json_is_string(v)) {
-			if (units_parse_size(json_string_value(v), &n, why,
-			    sizeof(why)) != 0)
-				return cfg_fail(ctx, path, "%s", why);
-			snprintf(shown, sizeof(shown), "\"%s\"",
-			    json_string_value(v));
-		} else
-			return cfg_fail(ctx, path, "expected a size (bytes as "
-			    "an integer, or a string such as \"32k\"), got %s",
-			    cfg_json_type(v));
-		if (cfg_range(ctx, k, path, n, shown) != 0)
-			return -1;
-		*(uint64_t *)field = n;
-		return 0;
+		return cfg_convert_size(ctx, k, v, path, field);
 	case CFG_ENUM:
-		if (!json_is_string(v))
-			return cfg_fail(ctx, path, "expected a string, got %s",
-			    cfg_json_type(v));
-		for (e = 0; k->names[e] != NULL; e++)
-			if (strcmp(k->names[e], json_string_value(v)) == 0) {
-				*(int *)field = (int)e;
-				return 0;
-			}
-		{
-			char	 list[256];
-			size_t	 off = 0;
-
-			list[0] = '\0';
-			for (e = 0; k->names[e] != NULL; e++)
-				off += (size_t)snprintf(list + off,
-				    sizeof(list) - off, "%s\"%s\"",
-				    e == 0 ? "" : k->names[e + 1] == NULL ?
-				    " or " : ", ", k->names[e]);
-			cfg_did_you_mean(sugg, sizeof(sugg),
-			    cfg_suggest(json_string_value(v), k->names, e));
-			return cfg_fail(ctx, path, "unknown value \"%s\": "
-			    "expected %s%s", json_string_value(v), list, sugg);
-		}
+		return cfg_convert_enum(ctx, k, v, path, field);
 	case CFG_SUB:
 		return k->sub(ctx, v, path, base);
 	}
