@@ -89,6 +89,61 @@ ctl_check_names(const struct shunt_config *cfg, const char *pool_name,
 	return -1;
 }
 
+/*
+ * The command's own arguments, argv[optind + 1 ...], into *a.  Returns 0,
+ * or 2 after printing the command's usage.
+ */
+static int
+ctl_parse_args(const struct ctl_command *cmd, int argc, char *argv[],
+    struct ctl_args *a)
+{
+	const char	*pos[2];
+	int		 i, nargs;
+
+	memset(a, 0, sizeof(*a));
+	a->events_n = CTL_EVENTS_DEFAULT;
+	nargs = argc - optind - 1;
+	if (strcmp(cmd->name, "events") == 0 && nargs == 2 &&
+	    strcmp(argv[optind + 1], "-n") == 0 &&
+	    strspn(argv[optind + 2], "0123456789") ==
+	    strlen(argv[optind + 2]) && argv[optind + 2][0] != '\0') {
+		errno = 0;
+		a->events_n = strtoull(argv[optind + 2], NULL, 10);
+		if (errno == ERANGE)
+			a->events_n = SIZE_MAX;
+		nargs = 0;
+	}
+	/* status's options may come before or after POOL. */
+	if (strcmp(cmd->name, "status") == 0) {
+		nargs = 0;
+		for (i = optind + 1; i < argc; i++) {
+			if (strcmp(argv[i], "--pretty") == 0)
+				a->pretty = true;
+			else if (strcmp(argv[i], "--table") == 0)
+				a->table = true;
+			else if (argv[i][0] == '-' || nargs == cmd->max_args) {
+				nargs = -1;
+				break;
+			} else
+				pos[nargs++] = argv[i];
+		}
+		if (a->pretty && a->table)
+			nargs = -1;
+	} else
+		for (i = 0; i < nargs && i < 2; i++)
+			pos[i] = argv[optind + 1 + i];
+	if (nargs < cmd->min_args || nargs > cmd->max_args) {
+		fprintf(stderr, "usage: shuntctl %s %s\n", cmd->name,
+		    cmd->args);
+		return 2;
+	}
+	if (nargs >= 1)
+		a->pool = pos[0];
+	if (nargs == 2)
+		a->addr = pos[1];
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -98,10 +153,9 @@ main(int argc, char *argv[])
 	struct stat			 st;
 	struct ctl_args			 a;
 	const char			*file = SHUNT_CONFIG_FILE, *dir = NULL;
-	const char			*pos[2];
 	char				 msg[CFG_ERR_MSG_MAX + 512];
 	char				 store[PATH_MAX];
-	int				 ch, i, nargs, rc = 1;
+	int				 ch, rc = 1;
 	bool				 file_given = false;
 
 	while ((ch = getopt(argc, argv, "+c:S:h")) != -1) {
@@ -138,47 +192,8 @@ main(int argc, char *argv[])
 		ctl_usage(stderr);
 		return 2;
 	}
-	memset(&a, 0, sizeof(a));
-	a.events_n = CTL_EVENTS_DEFAULT;
-	nargs = argc - optind - 1;
-	if (strcmp(cmd->name, "events") == 0 && nargs == 2 &&
-	    strcmp(argv[optind + 1], "-n") == 0 &&
-	    strspn(argv[optind + 2], "0123456789") ==
-	    strlen(argv[optind + 2]) && argv[optind + 2][0] != '\0') {
-		errno = 0;
-		a.events_n = strtoull(argv[optind + 2], NULL, 10);
-		if (errno == ERANGE)
-			a.events_n = SIZE_MAX;
-		nargs = 0;
-	}
-	/* status's options may come before or after POOL. */
-	if (strcmp(cmd->name, "status") == 0) {
-		nargs = 0;
-		for (i = optind + 1; i < argc; i++) {
-			if (strcmp(argv[i], "--pretty") == 0)
-				a.pretty = true;
-			else if (strcmp(argv[i], "--table") == 0)
-				a.table = true;
-			else if (argv[i][0] == '-' || nargs == cmd->max_args) {
-				nargs = -1;
-				break;
-			} else
-				pos[nargs++] = argv[i];
-		}
-		if (a.pretty && a.table)
-			nargs = -1;
-	} else
-		for (i = 0; i < nargs && i < 2; i++)
-			pos[i] = argv[optind + 1 + i];
-	if (nargs < cmd->min_args || nargs > cmd->max_args) {
-		fprintf(stderr, "usage: shuntctl %s %s\n", cmd->name,
-		    cmd->args);
+	if (ctl_parse_args(cmd, argc, argv, &a) != 0)
 		return 2;
-	}
-	if (nargs >= 1)
-		a.pool = pos[0];
-	if (nargs == 2)
-		a.addr = pos[1];
 
 	if (dir == NULL) {
 		if ((cfg = cfg_load_opts(file, CFG_LOAD_NO_TLS, &err)) == NULL) {
