@@ -107,6 +107,42 @@ done:
 }
 
 /*
+ * What must be known good before shunt detaches, so that its error
+ * reaches the terminal: the worker user, the listeners, the state_dir
+ * lock, the published store, the error log.  Returns 0, or -1 after
+ * saying why on stderr.
+ */
+static int
+serve_prepare(struct shunt_config *cfg, struct privs *privs,
+    struct listen_set **ls, int *lock)
+{
+	char	 err[512];
+
+	if (privs_resolve(cfg, privs, err, sizeof(err)) == -1)
+		goto fail;
+	if ((*ls = listen_open(cfg, (unsigned)cfg->workers, err,
+	    sizeof(err))) == NULL)
+		goto fail;
+	/* Before the store is touched: a second master would prune ours. */
+	if (state_lock(cfg->state_dir, lock, err, sizeof(err)) == -1)
+		goto fail;
+	/* Before any fork: the master must not hold the store across it. */
+	if (state_publish(cfg, privs, 1, false, err, sizeof(err)) == -1 ||
+	    privs_own_files(privs, cfg, err, sizeof(err)) == -1)
+		goto fail;
+	if (cfg->log.error != NULL && log_open(cfg->log.error) == -1) {
+		fprintf(stderr, "shunt: cannot open error log %s: %s\n",
+		    cfg->log.error, strerror(errno));
+		return -1;
+	}
+	rlimit_files(cfg);
+	return 0;
+fail:
+	fprintf(stderr, "shunt: %s\n", err);
+	return -1;
+}
+
+/*
  * Everything that can fail for a reason the operator must fix happens
  * here, before the daemon detaches, and is reported on stderr with exit
  * status 1.
@@ -118,7 +154,6 @@ serve(struct shunt_config *cfg, const char *pidfile_arg, bool pid_from_cfg,
 	struct listen_set	*ls = NULL;
 	struct privs		 privs;
 	struct proc_pidfile	 pf;
-	char			 err[512];
 	const char		*pidfile = NULL;
 	pid_t			 holder;
 	int			 ready = -1, rc = 1, lock = -1;
@@ -140,32 +175,8 @@ serve(struct shunt_config *cfg, const char *pidfile_arg, bool pid_from_cfg,
 		    (int)holder, pidfile);
 		goto done;
 	}
-	if (privs_resolve(cfg, &privs, err, sizeof(err)) == -1) {
-		fprintf(stderr, "shunt: %s\n", err);
+	if (serve_prepare(cfg, &privs, &ls, &lock) == -1)
 		goto done;
-	}
-	if ((ls = listen_open(cfg, (unsigned)cfg->workers, err,
-	    sizeof(err))) == NULL) {
-		fprintf(stderr, "shunt: %s\n", err);
-		goto done;
-	}
-	/* Before the store is touched: a second master would prune ours. */
-	if (state_lock(cfg->state_dir, &lock, err, sizeof(err)) == -1) {
-		fprintf(stderr, "shunt: %s\n", err);
-		goto done;
-	}
-	/* Before any fork: the master must not hold the store across it. */
-	if (state_publish(cfg, &privs, 1, false, err, sizeof(err)) == -1 ||
-	    privs_own_files(&privs, cfg, err, sizeof(err)) == -1) {
-		fprintf(stderr, "shunt: %s\n", err);
-		goto done;
-	}
-	if (cfg->log.error != NULL && log_open(cfg->log.error) == -1) {
-		fprintf(stderr, "shunt: cannot open error log %s: %s\n",
-		    cfg->log.error, strerror(errno));
-		goto done;
-	}
-	rlimit_files(cfg);
 	if (!foreground && (ready = daemon_detach()) == -1) {
 		fprintf(stderr, "shunt: cannot detach: %s\n", strerror(errno));
 		goto done;

@@ -508,6 +508,58 @@ proc_move_pidfile(struct proc_master *m, const char *want)
  * config, a port taken or a store that cannot be published leaves the
  * running generation serving exactly as before.
  */
+/*
+ * A reload that nothing can fail any more: the new generation takes
+ * over from the old, which gets TERM and retires.
+ */
+static void
+proc_reload_commit(struct proc_master *m, struct shunt_config *cfg,
+    struct listen_set *ls, struct proc_worker *workers,
+    const struct privs *privs, int lock, uint64_t now)
+{
+	struct shunt_config	*old_cfg = m->cfg;
+	size_t			 first, j;
+	unsigned		 i;
+
+	if (lock != -1) {
+		state_unlock(m->lock);
+		m->lock = lock;
+	}
+	first = proc_retire(m, now);
+	listen_commit(ls, m->ls);
+	listen_close(m->ls);
+	m->ls = ls;
+	m->privs = *privs;
+	m->cfg = cfg;
+	m->generation++;
+	log_set_level(cfg->log.level);
+	proc_move_pidfile(m, cfg->pid_file);
+	rlimit_files(cfg);
+	if ((cfg->log.error == NULL) != (old_cfg->log.error == NULL) ||
+	    (cfg->log.error != NULL &&
+	    strcmp(cfg->log.error, old_cfg->log.error) != 0)) {
+		if (log_open(cfg->log.error) == -1)
+			log_warn("cannot open error log %s", cfg->log.error);
+	}
+	free(m->workers);
+	m->workers = workers;
+	m->nworkers = (unsigned)cfg->workers;
+	for (i = 0; i < m->nworkers; i++)
+		if (proc_spawn(m, &m->workers[i]) == -1) {
+			proc_backoff(&m->workers[i], now);
+			log_warn("cannot fork a worker for slot %u; retrying "
+			    "in %llus", i, (unsigned long long)
+			    (m->workers[i].backoff_ms / 1000));
+		}
+	for (j = first; j < m->nretiring; j++)
+		proc_signal(m->retiring[j].pid, SIGTERM);
+	proc_state(m);
+	log_info("reloaded %s: generation %llu, %u workers; %zu old workers "
+	    "finishing", cfg->file, (unsigned long long)m->generation,
+	    m->nworkers, m->nretiring);
+	cfg_free(old_cfg);
+}
+
 static void
 proc_reload(struct proc_master *m, uint64_t now)
 {
@@ -517,8 +569,6 @@ proc_reload(struct proc_master *m, uint64_t now)
 	struct cfg_error	 cerr;
 	struct privs		 privs;
 	char			 err[CFG_ERR_MSG_MAX + 512];
-	size_t			 first, j;
-	unsigned		 i;
 	int			 lock = -1;
 	bool			 same_dir;
 
@@ -553,44 +603,7 @@ proc_reload(struct proc_master *m, uint64_t now)
 		log_warnx("state_dir moved from %s to %s: health starts afresh "
 		    "there", old_cfg->state_dir, cfg->state_dir);
 
-	/* Committed.  From here on nothing fails back to the old config. */
-	if (lock != -1) {
-		state_unlock(m->lock);
-		m->lock = lock;
-	}
-	first = proc_retire(m, now);
-	listen_commit(ls, m->ls);
-	listen_close(m->ls);
-	m->ls = ls;
-	m->privs = privs;
-	m->cfg = cfg;
-	m->generation++;
-	log_set_level(cfg->log.level);
-	proc_move_pidfile(m, cfg->pid_file);
-	rlimit_files(cfg);
-	if ((cfg->log.error == NULL) != (old_cfg->log.error == NULL) ||
-	    (cfg->log.error != NULL &&
-	    strcmp(cfg->log.error, old_cfg->log.error) != 0)) {
-		if (log_open(cfg->log.error) == -1)
-			log_warn("cannot open error log %s", cfg->log.error);
-	}
-	free(m->workers);
-	m->workers = workers;
-	m->nworkers = (unsigned)cfg->workers;
-	for (i = 0; i < m->nworkers; i++)
-		if (proc_spawn(m, &m->workers[i]) == -1) {
-			proc_backoff(&m->workers[i], now);
-			log_warn("cannot fork a worker for slot %u; retrying "
-			    "in %llus", i, (unsigned long long)
-			    (m->workers[i].backoff_ms / 1000));
-		}
-	for (j = first; j < m->nretiring; j++)
-		proc_signal(m->retiring[j].pid, SIGTERM);
-	proc_state(m);
-	log_info("reloaded %s: generation %llu, %u workers; %zu old workers "
-	    "finishing", cfg->file, (unsigned long long)m->generation,
-	    m->nworkers, m->nretiring);
-	cfg_free(old_cfg);
+	proc_reload_commit(m, cfg, ls, workers, &privs, lock, now);
 	return;
 fail:
 	log_error("reload failed, still serving the previous configuration: "
