@@ -324,41 +324,27 @@ peers_select_local(struct req *r, const struct cfg_peer *avoid)
 	return bal_select(&p->bal, r->tried, peers_eligible, p);
 }
 
-struct bal_peer *
-peers_select(struct req *r, const struct cfg_peer *avoid)
+/*
+ * A down peer whose fail_timeout passed gets exactly one request across
+ * all workers: the first to win the claim in the store.  So does a
+ * suspect peer whose trial connect is free: without it the suspicion
+ * would never end, in a completed connect or in max_fails failures.
+ * Primaries first, as selection would prefer them; backups only while no
+ * primary is eligible, which is also the only time they take traffic:
+ * else a backup once down stayed down.  (Asked last: only a backup due a
+ * probe or trial gets that far.)  Returns the peer r won, or NULL.
+ */
+static struct bal_peer *
+peers_select_claimed(struct req *r, uint64_t now)
 {
 	struct worker		*w = r->c->w;
 	struct wpool		*p = r->pool;
 	const struct cfg_pool	*pool = p->cfg;
 	struct store_event	 ev;
 	struct wpeer		*wp;
-	struct bal_peer		*bp;
-	uint64_t		 now;
 	size_t			 i;
 	bool			 won;
 
-	r->trial = false;
-	if (w->store == NULL)
-		return peers_select_local(r, avoid);
-	now = clock_wall_ms();
-	peers_refresh(w, p);
-	for (i = 0; i < pool->npeers; i++)
-		p->peers[i].pick = health_pick(&p->peers[i].rec, &p->params,
-		    now);
-	/* A hedge must go elsewhere than the connect it leaves behind. */
-	if (avoid != NULL)
-		p->peers[avoid->index].pick = HEALTH_PICK_NO;
-
-	/*
-	 * A down peer whose fail_timeout passed gets exactly one request
-	 * across all workers: the first to win the claim in the store.  So
-	 * does a suspect peer whose trial connect is free: without it the
-	 * suspicion would never end, in a completed connect or in max_fails
-	 * failures.  Primaries first, as selection would prefer them;
-	 * backups only while no primary is eligible, which is also the only
-	 * time they take traffic: else a backup once down stayed down.
-	 * (Asked last: only a backup due a probe or trial gets that far.)
-	 */
 	for (i = 0; i < pool->npeers; i++) {
 		wp = &p->peers[i];
 		if ((wp->pick != HEALTH_PICK_PROBE &&
@@ -383,6 +369,34 @@ peers_select(struct req *r, const struct cfg_peer *avoid)
 			return wp->bal;
 		wp->pick = HEALTH_PICK_LAST;
 	}
+	return NULL;
+}
+
+struct bal_peer *
+peers_select(struct req *r, const struct cfg_peer *avoid)
+{
+	struct worker		*w = r->c->w;
+	struct wpool		*p = r->pool;
+	const struct cfg_pool	*pool = p->cfg;
+	struct wpeer		*wp;
+	struct bal_peer		*bp;
+	uint64_t		 now;
+	size_t			 i;
+
+	r->trial = false;
+	if (w->store == NULL)
+		return peers_select_local(r, avoid);
+	now = clock_wall_ms();
+	peers_refresh(w, p);
+	for (i = 0; i < pool->npeers; i++)
+		p->peers[i].pick = health_pick(&p->peers[i].rec, &p->params,
+		    now);
+	/* A hedge must go elsewhere than the connect it leaves behind. */
+	if (avoid != NULL)
+		p->peers[avoid->index].pick = HEALTH_PICK_NO;
+
+	if ((bp = peers_select_claimed(r, now)) != NULL)
+		return bp;
 	/*
 	 * A peer not yet proven is balanced like any other; only, when it
 	 * is chosen, its first connect must be the one trial in flight, so
