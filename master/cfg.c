@@ -522,6 +522,39 @@ cfg_walk(struct cfg_ctx *ctx, json_t *obj, const struct cfg_key *table,
 }
 
 /*
+ * host and port of the address text into addr->sa: numeric first, else
+ * by name (an IPv6 literal in brackets must be numeric).  0 or -1.
+ */
+static int
+cfg_resolve_addr(struct cfg_ctx *ctx, const char *path, const char *text,
+    const char *host, const char *port, int passive, struct cfg_addr *addr)
+{
+	struct addrinfo	 hints, *res = NULL;
+	int		 rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST |
+	    (passive ? AI_PASSIVE : 0);
+	rc = getaddrinfo(host, port, &hints, &res);
+	if (rc == EAI_NONAME) {
+		if (text[0] == '[')
+			return cfg_fail(ctx, path, "\"%s\" is not an IPv6 "
+			    "address", host);
+		hints.ai_flags &= ~AI_NUMERICHOST;
+		rc = getaddrinfo(host, port, &hints, &res);
+	}
+	if (rc != 0)
+		return cfg_fail(ctx, path, "cannot resolve host \"%s\": %s",
+		    host, gai_strerror(rc));
+	memcpy(&addr->sa, res->ai_addr, res->ai_addrlen);
+	addr->salen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/*
  * "host:port" or "[v6]:port" to a sockaddr.  For listeners, "*" or an empty
  * host means every IPv4 address.  IP literals never touch DNS.
  */
@@ -531,9 +564,7 @@ cfg_parse_addr(struct cfg_ctx *ctx, json_t *v, const char *path,
 {
 	const char	*text, *colon, *hstart, *hend, *p;
 	char		 host[256], port[8];
-	struct addrinfo	 hints, *res = NULL;
 	unsigned long	 pnum;
-	int		 rc;
 
 	if (!json_is_string(v))
 		return cfg_fail(ctx, path, "expected an address string such "
@@ -582,26 +613,8 @@ cfg_parse_addr(struct cfg_ctx *ctx, json_t *v, const char *path,
 			    text);
 		strcpy(host, "0.0.0.0");
 	}
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST |
-	    (passive ? AI_PASSIVE : 0);
-	rc = getaddrinfo(host, port, &hints, &res);
-	if (rc == EAI_NONAME) {
-		if (text[0] == '[')
-			return cfg_fail(ctx, path, "\"%s\" is not an IPv6 "
-			    "address", host);
-		hints.ai_flags &= ~AI_NUMERICHOST;
-		rc = getaddrinfo(host, port, &hints, &res);
-	}
-	if (rc != 0)
-		return cfg_fail(ctx, path, "cannot resolve host \"%s\": %s",
-		    host, gai_strerror(rc));
-	memcpy(&addr->sa, res->ai_addr, res->ai_addrlen);
-	addr->salen = res->ai_addrlen;
-	freeaddrinfo(res);
+	if (cfg_resolve_addr(ctx, path, text, host, port, passive, addr) != 0)
+		return -1;
 	addr->port = (uint16_t)pnum;
 	if ((addr->text = cfg_strdup(ctx->cfg, text)) == NULL ||
 	    (addr->host = cfg_strdup(ctx->cfg, host)) == NULL)
