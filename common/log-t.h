@@ -12,4 +12,7 @@ enum cfg_log_level {
 	CFG_LOG_DEBUG,
 };
 
+/* Their names, also the config's values; NULL after the last. */
+extern const char *const log_level_names[];
+
 #endif /* SHUNT_LOG_T_H */

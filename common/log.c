@@ -21,11 +21,12 @@ static struct {
 	int			 syslog;	/* a daemon without log.error */
 } log_ctx = { "shunt", CFG_LOG_INFO, -1, 0 };
 
-static const char *const log_level_names[] = {
+const char *const log_level_names[] = {
 	[CFG_LOG_ERROR] = "error",
 	[CFG_LOG_WARN] = "warn",
 	[CFG_LOG_INFO] = "info",
 	[CFG_LOG_DEBUG] = "debug",
+	NULL
 };
 
 void

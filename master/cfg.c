@@ -87,13 +87,6 @@ static const char *const balance_names[] = {
 	NULL
 };
 
-static const char *const level_names[] = {
-	[CFG_LOG_ERROR] = "error",
-	[CFG_LOG_WARN] = "warn",
-	[CFG_LOG_INFO] = "info",
-	[CFG_LOG_DEBUG] = "debug",
-	NULL
-};
 
 static void *
 cfg_alloc(struct shunt_config *cfg, size_t size)
@@ -675,7 +668,7 @@ cfg_sub_limits(struct cfg_ctx *ctx, json_t *v, const char *path, void *base)
 static const struct cfg_key log_keys[] = {
 	{ "error", CFG_PATH, LOGK(error), NULL, 0, 0, NULL, NULL, 0, NULL },
 	{ "access", CFG_PATH, LOGK(access), NULL, 0, 0, NULL, NULL, 0, NULL },
-	{ "level", CFG_ENUM, LOGK(level), "info", 0, 0, level_names, NULL, 0,
+	{ "level", CFG_ENUM, LOGK(level), "info", 0, 0, log_level_names, NULL, 0,
 	    NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL, 0, NULL }
 };
@@ -1651,7 +1644,7 @@ cfg_balance_name(enum cfg_balance balance)
 const char *
 cfg_log_level_name(enum cfg_log_level level)
 {
-	return level_names[level];
+	return log_level_names[level];
 }
 
 struct cfg_pool *

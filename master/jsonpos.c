@@ -310,6 +310,17 @@ jpos_keys_free(struct jpos_keys *k)
 	free(k->slots);
 }
 
+/* Past the white space and the comma after a member or an element. */
+static void
+jpos_comma(struct jpos_scanner *s)
+{
+	jpos_ws(s);
+	if (s->p < s->end && *s->p == ',') {
+		jpos_advance(s);
+		jpos_ws(s);
+	}
+}
+
 static void
 jpos_object(struct jpos_scanner *s, const char *path)
 {
@@ -358,11 +369,7 @@ jpos_object(struct jpos_scanner *s, const char *path)
 		}
 		jpos_value(s, child, kl, kc);
 		free(child);
-		jpos_ws(s);
-		if (s->p < s->end && *s->p == ',') {
-			jpos_advance(s);
-			jpos_ws(s);
-		}
+		jpos_comma(s);
 	}
 	jpos_advance(s);
 	jpos_keys_free(&seen);
@@ -383,11 +390,7 @@ jpos_array(struct jpos_scanner *s, const char *path)
 		}
 		jpos_value(s, child, 0, 0);
 		free(child);
-		jpos_ws(s);
-		if (s->p < s->end && *s->p == ',') {
-			jpos_advance(s);
-			jpos_ws(s);
-		}
+		jpos_comma(s);
 	}
 	jpos_advance(s);
 }
