@@ -16,6 +16,9 @@
       A census of PID's descriptors as JSON: client connections (local port
       PORT), upstream connections (remote port in BACKEND_PORTS, by TCP
       state), and everything else.
+  conns PORT PID...
+      The number of client connections (local port PORT) the PIDs hold,
+      in one pass over the TCP tables.
 """
 import argparse
 import json
@@ -279,6 +282,21 @@ def cmd_fds(a):
     print(json.dumps(census(a.pid, a.port, ports), sort_keys=True))
 
 
+def cmd_conns(a):
+    table = tcp_table()
+    n = 0
+    for pid in a.pids:
+        try:
+            targets = fd_targets(pid)
+        except OSError:
+            continue
+        for t in targets:
+            e = table.get(t[8:-1]) if t.startswith("socket:[") else None
+            if e is not None and e[2] != "LISTEN" and e[0] == a.port:
+                n += 1
+    print(n)
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -306,6 +324,10 @@ def main():
     p.add_argument("port", type=int)
     p.add_argument("backend_ports")
     p.set_defaults(fn=cmd_fds)
+    p = sub.add_parser("conns")
+    p.add_argument("port", type=int)
+    p.add_argument("pids", type=int, nargs="+")
+    p.set_defaults(fn=cmd_conns)
     a = ap.parse_args()
     a.fn(a)
 
