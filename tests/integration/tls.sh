@@ -114,6 +114,12 @@ start_shunt "$CONF" "$PORT"
 wait_port "$PLAIN"
 URL="https://shunt.test:$PORT"
 CURL=(curl -s --max-time 20 --cacert "$C/ca.pem" --resolve "shunt.test:$PORT:127.0.0.1")
+# The master forks its worker after it listens: wait for it (slow under
+# valgrind).
+one_worker() {
+	[ "$(pgrep -P "$SHUNT_PID" | wc -l)" -eq 1 ]
+}
+wait_until 100 one_worker
 workers_before=$(pgrep -P "$SHUNT_PID" | sort | tr '\n' ' ')
 
 # hdr NAME: one response header's value from curl -D - on stdin.
