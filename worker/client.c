@@ -35,10 +35,18 @@ client_nodelay(struct conn *c)
 int
 client_fill(struct conn *c)
 {
-	size_t	 space;
+	size_t	 space, want;
 	ssize_t	 n;
 
-	if (buf_reserve(&c->in, CLIENT_READ_CHUNK) == -1)
+	/*
+	 * Room for a good read, but a head that comes a few bytes at a time
+	 * must not double the buffer on its second read (16 -> 32 KiB, the
+	 * first 16 KiB copied, so resident): a full chunk for an empty
+	 * buffer, a quarter of one once it holds something.
+	 */
+	want = buf_used(&c->in) == 0 ? CLIENT_READ_CHUNK :
+	    CLIENT_READ_CHUNK / 4;
+	if (buf_reserve(&c->in, want) == -1)
 		return -1;
 	space = c->in.cap - c->in.len;
 	n = io_read(&c->io, c->in.data + c->in.len, space);

@@ -80,8 +80,14 @@ expect_eq "the master runs in /" "$(readlink "/proc/$master/cwd")" /
 soft=$(awk '/^Max open files/ { print $4 }' "/proc/$master/limits")
 if [ "$(id -u)" = 0 ]; then want=20000; else want=$(ulimit -Hn); fi
 [ "$want" -gt 20000 ] 2>/dev/null && want=20000
-check "the open files limit covers max_connections ($soft >= $want)" \
-    test "$soft" -ge "$want"
+if [ -n "${SHUNT_VALGRIND:-}" ]; then
+	# valgrind keeps descriptors for itself and caps what its guest may set.
+	skip "the open files limit covers max_connections ($soft >= $want)" \
+	    "under valgrind"
+else
+	check "the open files limit covers max_connections ($soft >= $want)" \
+	    test "$soft" -ge "$want"
+fi
 
 run "$SHUNT_BINARY" -c "$conf"
 expect_eq "a second start exits 1" "$rc" 1

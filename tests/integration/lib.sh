@@ -5,6 +5,9 @@
 
 : "${SHUNT_BINARY:?SHUNT_BINARY must name the shunt binary}"
 : "${SHUNT_SRCDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+# SHUNT_SLOW: a whole factor for the bounded waits below, for a shunt that
+# runs slower than usual (make check-valgrind sets it).
+: "${SHUNT_SLOW:=1}"
 
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/shunt-test.XXXXXX")
 tap_n=0
@@ -90,7 +93,7 @@ wait_for() {
 	wf_i=0
 	while [ ! -s "$1" ]; do
 		wf_i=$((wf_i + 1))
-		[ "$wf_i" -gt 200 ] && return 1
+		[ "$wf_i" -gt $((200 * SHUNT_SLOW)) ] && return 1
 		sleep 0.05
 	done
 }
@@ -100,7 +103,7 @@ wait_port() {
 	wp_i=0
 	while ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
 		wp_i=$((wp_i + 1))
-		[ "$wp_i" -gt 200 ] && return 1
+		[ "$wp_i" -gt $((200 * SHUNT_SLOW)) ] && return 1
 		sleep 0.05
 	done
 }
@@ -140,7 +143,8 @@ stop_shunt() {
 	ss_i=0
 	while kill -0 "$SHUNT_PID" 2>/dev/null; do
 		ss_i=$((ss_i + 1))
-		[ "$ss_i" -gt 200 ] && { kill -9 "$SHUNT_PID"; break; }
+		[ "$ss_i" -gt $((200 * SHUNT_SLOW)) ] &&
+		    { kill -9 "$SHUNT_PID"; break; }
 		sleep 0.05
 	done
 	wait "$SHUNT_PID" 2>/dev/null
@@ -163,9 +167,10 @@ if command -v python3 >/dev/null 2>&1; then
 fi
 }
 
-# wait_until TENTHS COMMAND...: poll COMMAND every 0.1 s, at most TENTHS times.
+# wait_until TENTHS COMMAND...: poll COMMAND every 0.1 s, at most TENTHS
+# times (times SHUNT_SLOW).
 wait_until() {
-	wu_n=$1
+	wu_n=$(($1 * SHUNT_SLOW))
 	shift
 	while [ "$wu_n" -gt 0 ]; do
 		"$@" && return 0
@@ -192,9 +197,9 @@ none_alive() {
 }
 
 # run CMD...: sets $out (stdout+stderr) and $rc, bounded by RUN_TIMEOUT
-# seconds (10).
+# seconds (10, times SHUNT_SLOW).
 run() {
-	out=$(timeout "${RUN_TIMEOUT:-10}" "$@" 2>&1)
+	out=$(timeout "$((${RUN_TIMEOUT:-10} * SHUNT_SLOW))" "$@" 2>&1)
 	rc=$?
 }
 

@@ -21,7 +21,7 @@ cat > "$TEST_TMP/shunt.json" <<JSON
   "listeners": [ { "listen": "127.0.0.1:$PORT", "pool": "web",
                    "routes": [ { "path_prefix": "/api/", "pool": "api" } ] } ],
   "pools": {
-    "web": { "health": { "max_fails": 1, "fail_timeout": "60s" },
+    "web": { "health": { "max_fails": 1, "fail_timeout": "10m" },
              "peers": [ { "address": "127.0.0.1:$DEAD" },
                         { "address": "127.0.0.1:$P1" },
                         { "address": "127.0.0.1:$P2", "weight": 2 } ] },

@@ -60,6 +60,10 @@ LOCALHOST_OK=0
 [ "$(getent ahosts localhost 2>/dev/null | awk 'NR == 1 {print $1}')" = 127.0.0.1 ] &&
     LOCALHOST_OK=1
 TLSPEER='"tls": true, "ca_file": "certs/ca.pem"'
+# connect_timeout covers the upstream TLS handshake: pools whose handshakes
+# must succeed or fail on their own merits get room for a slow machine
+# (a fresh worker's first handshake under valgrind takes over 1 s).
+HS='"connect_timeout": "5s",'
 
 CONF=$TEST_TMP/shunt.json
 cat > "$CONF" <<JSON
@@ -84,15 +88,15 @@ cat > "$CONF" <<JSON
     { "listen": "127.0.0.1:$PLAIN", "pool": "ok" }
   ],
   "pools": {
-    "ok": { "peers": [ { "address": "127.0.0.1:$PT", "sni": "backend.test", $TLSPEER } ] },
-    "wrongca": { "peers": [ { "address": "127.0.0.1:$PT", "tls": true,
+    "ok": { $HS "peers": [ { "address": "127.0.0.1:$PT", "sni": "backend.test", $TLSPEER } ] },
+    "wrongca": { $HS "peers": [ { "address": "127.0.0.1:$PT", "tls": true,
                               "sni": "backend.test", "ca_file": "certs/other-ca.pem" } ] },
-    "wronghost": { "peers": [ { "address": "127.0.0.1:$PT", "sni": "wrong.test", $TLSPEER } ] },
-    "noverify": { "peers": [ { "address": "127.0.0.1:$PT", "tls": true,
+    "wronghost": { $HS "peers": [ { "address": "127.0.0.1:$PT", "sni": "wrong.test", $TLSPEER } ] },
+    "noverify": { $HS "peers": [ { "address": "127.0.0.1:$PT", "tls": true,
                                "sni": "wrong.test", "verify": false } ] },
-    "byname": { "peers": [ { "address": "localhost:$PT", $TLSPEER } ] },
-    "byip": { "peers": [ { "address": "127.0.0.1:$PT", $TLSPEER } ] },
-    "notls": { "peers": [ { "address": "127.0.0.1:$PP", "sni": "backend.test", $TLSPEER } ] },
+    "byname": { $HS "peers": [ { "address": "localhost:$PT", $TLSPEER } ] },
+    "byip": { $HS "peers": [ { "address": "127.0.0.1:$PT", $TLSPEER } ] },
+    "notls": { $HS "peers": [ { "address": "127.0.0.1:$PP", "sni": "backend.test", $TLSPEER } ] },
     "silent": { "connect_timeout": "300ms",
                 "peers": [ { "address": "127.0.0.1:${SILENT:-$DEAD}", "sni": "backend.test", $TLSPEER } ] },
     "example": { "connect_timeout": "100ms", "retry": { "tries": 2 },
@@ -114,6 +118,12 @@ start_shunt "$CONF" "$PORT"
 wait_port "$PLAIN"
 URL="https://shunt.test:$PORT"
 CURL=(curl -s --max-time 20 --cacert "$C/ca.pem" --resolve "shunt.test:$PORT:127.0.0.1")
+# The master forks its worker after it listens: wait for it (slow under
+# valgrind).
+one_worker() {
+	[ "$(pgrep -P "$SHUNT_PID" | wc -l)" -eq 1 ]
+}
+wait_until 100 one_worker
 workers_before=$(pgrep -P "$SHUNT_PID" | sort | tr '\n' ' ')
 
 # hdr NAME: one response header's value from curl -D - on stdin.
@@ -300,7 +310,7 @@ cat > "$RCONF" <<JSON
   "log": { "error": "reload.log", "level": "info" },
   "listeners": [ { "listen": "127.0.0.1:$RPORT", "pool": "ok",
                    "tls": { "cert": "live/cert.pem", "key": "live/cert.key" } } ],
-  "pools": { "ok": { "peers": [ { "address": "127.0.0.1:$PT", "sni": "backend.test", $TLSPEER } ] } }
+  "pools": { "ok": { $HS "peers": [ { "address": "127.0.0.1:$PT", "sni": "backend.test", $TLSPEER } ] } }
 }
 JSON
 start_shunt "$RCONF" "$RPORT"
