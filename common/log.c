@@ -166,24 +166,17 @@ LOG_FN(log_error, CFG_LOG_ERROR, 0)
 LOG_FN(log_info, CFG_LOG_INFO, 0)
 LOG_FN(log_debug, CFG_LOG_DEBUG, 0)
 
-void
-fatal(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vlog(CFG_LOG_ERROR, 1, fmt, ap);
-	va_end(ap);
-	exit(1);
+#define FATAL_FN(name, with_errno)					\
+void									\
+name(const char *fmt, ...)						\
+{									\
+	va_list	 ap;							\
+									\
+	va_start(ap, fmt);						\
+	vlog(CFG_LOG_ERROR, with_errno, fmt, ap);			\
+	va_end(ap);							\
+	exit(1);							\
 }
 
-void
-fatalx(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vlog(CFG_LOG_ERROR, 0, fmt, ap);
-	va_end(ap);
-	exit(1);
-}
+FATAL_FN(fatal, 1)
+FATAL_FN(fatalx, 0)

@@ -1635,6 +1635,22 @@ cfg_error_format(const struct cfg_error *err, char *buf, size_t len)
 		snprintf(buf, len, "%s: %s", err->file, err->msg);
 }
 
+uint64_t
+cfg_limit_max(const struct shunt_config *cfg, size_t offset)
+{
+	uint64_t	 max, v;
+	size_t		 i;
+
+	memcpy(&max, (const char *)&cfg->limits + offset, sizeof(max));
+	for (i = 0; i < cfg->nlisteners; i++) {
+		memcpy(&v, (const char *)&cfg->listeners[i].limits + offset,
+		    sizeof(v));
+		if (v > max)
+			max = v;
+	}
+	return max;
+}
+
 const char *
 cfg_balance_name(enum cfg_balance balance)
 {

@@ -37,6 +37,12 @@ void	cfg_free(struct shunt_config *cfg);
 /* "file:line:column: message" (position parts omitted when unknown). */
 void	cfg_error_format(const struct cfg_error *err, char *buf, size_t len);
 
+/*
+ * The largest value of one limit (its offset in struct cfg_limits) over
+ * the global limits and every listener's own.
+ */
+uint64_t cfg_limit_max(const struct shunt_config *cfg, size_t offset);
+
 /* Names as they appear in the config, e.g. "round_robin", "info". */
 const char *cfg_balance_name(enum cfg_balance balance);
 const char *cfg_log_level_name(enum cfg_log_level level);

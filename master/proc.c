@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,13 +325,8 @@ proc_sleep_ms(const struct proc_master *m, uint64_t now)
 static uint64_t
 proc_shutdown_ms(const struct shunt_config *cfg)
 {
-	uint64_t	 ms = cfg->limits.shutdown_timeout_ms;
-	size_t		 i;
-
-	for (i = 0; i < cfg->nlisteners; i++)
-		if (cfg->listeners[i].limits.shutdown_timeout_ms > ms)
-			ms = cfg->listeners[i].limits.shutdown_timeout_ms;
-	return ms;
+	return cfg_limit_max(cfg, offsetof(struct cfg_limits,
+	    shutdown_timeout_ms));
 }
 
 static void

@@ -5,10 +5,12 @@
 #include "config.h"
 #endif
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "cfg.h"
 #include "log.h"
 #include "rlimit.h"
 
@@ -18,13 +20,8 @@
 static uint64_t
 rlimit_max_connections(const struct shunt_config *cfg)
 {
-	uint64_t	 conns = cfg->limits.max_connections;
-	size_t		 i;
-
-	for (i = 0; i < cfg->nlisteners; i++)
-		if (cfg->listeners[i].limits.max_connections > conns)
-			conns = cfg->listeners[i].limits.max_connections;
-	return conns;
+	return cfg_limit_max(cfg, offsetof(struct cfg_limits,
+	    max_connections));
 }
 
 static rlim_t

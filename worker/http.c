@@ -169,28 +169,13 @@ http_on_request_body(llhttp_t *p, const char *at, size_t len)
  * instead, or a client could stream any amount of them to the peer.
  */
 static int
-http_body_meta(struct req *r, size_t len)
-{
-	const struct cfg_limits	*lim = &r->c->lst->limits;
-
-	r->body_meta_bytes += len;
-	return r->body_meta_bytes > lim->max_header_size ? -1 : 0;
-}
-
-static int
-http_on_chunk_extension(llhttp_t *p, const char *at, size_t len)
-{
-	(void)at;
-	return http_body_meta(p->data, len);
-}
-
-static int
-http_on_trailer_field(llhttp_t *p, const char *at, size_t len)
+http_on_body_meta(llhttp_t *p, const char *at, size_t len)
 {
 	struct req	*r = p->data;
 
 	(void)at;
-	return http_body_meta(r, len);
+	r->body_meta_bytes += len;
+	return r->body_meta_bytes > r->c->lst->limits.max_header_size ? -1 : 0;
 }
 
 static int
@@ -201,31 +186,34 @@ http_on_trailer_field_complete(llhttp_t *p)
 	return ++r->trailer_fields > r->c->lst->limits.max_headers ? -1 : 0;
 }
 
+/* What every head parse collects: its fields, and where it ends. */
+static void
+http_head_settings(llhttp_settings_t *s)
+{
+	llhttp_settings_init(s);
+	s->on_header_field = http_on_field;
+	s->on_header_value = http_on_value;
+	s->on_message_complete = http_on_message_complete;
+}
+
 void
 http_settings_init(struct worker *w)
 {
-	llhttp_settings_init(&w->req_settings);
+	http_head_settings(&w->req_settings);
 	w->req_settings.on_url = http_on_url;
-	w->req_settings.on_header_field = http_on_field;
-	w->req_settings.on_header_value = http_on_value;
-	w->req_settings.on_message_complete = http_on_message_complete;
 
 	llhttp_settings_init(&w->req_body_settings);
 	w->req_body_settings.on_body = http_on_request_body;
-	w->req_body_settings.on_chunk_extension_name = http_on_chunk_extension;
-	w->req_body_settings.on_chunk_extension_value =
-	    http_on_chunk_extension;
-	w->req_body_settings.on_header_field = http_on_trailer_field;
-	w->req_body_settings.on_header_value = http_on_trailer_field;
+	w->req_body_settings.on_chunk_extension_name = http_on_body_meta;
+	w->req_body_settings.on_chunk_extension_value = http_on_body_meta;
+	w->req_body_settings.on_header_field = http_on_body_meta;
+	w->req_body_settings.on_header_value = http_on_body_meta;
 	w->req_body_settings.on_header_field_complete =
 	    http_on_trailer_field_complete;
 	w->req_body_settings.on_message_complete = http_on_message_complete;
 
-	llhttp_settings_init(&w->resp_settings);
-	w->resp_settings.on_header_field = http_on_field;
-	w->resp_settings.on_header_value = http_on_value;
+	http_head_settings(&w->resp_settings);
 	w->resp_settings.on_headers_complete = http_on_response_headers;
-	w->resp_settings.on_message_complete = http_on_message_complete;
 
 	llhttp_settings_init(&w->resp_body_settings);
 	w->resp_body_settings.on_message_complete = http_on_message_complete;
