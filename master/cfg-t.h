@@ -71,6 +71,7 @@ struct cfg_retry {
 	bool		 non_idempotent;
 	uint64_t	 buffer;	/* largest request body kept for replay */
 	uint64_t	 deadline_ms;	/* 0: no deadline */
+	uint64_t	 connect_tries;	/* 0: as many as the pool has peers */
 };
 
 struct cfg_health {

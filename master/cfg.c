@@ -692,6 +692,9 @@ static const struct cfg_key retry_keys[] = {
 	    NULL, NULL, 0, NULL },
 	{ "deadline", CFG_DURATION, RTY(deadline_ms), NULL, 1, 86400000,
 	    NULL, NULL, 0, NULL },
+	{ "connect_tries", CFG_UINT, RTY(connect_tries), NULL, 1, 1000, NULL,
+	    NULL, 0, "tries that failed to connect; the number of peers by "
+	    "default" },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL, 0, NULL }
 };
 

@@ -285,6 +285,24 @@ peers_claim_trial(struct req *r, struct wpeer *wp, uint64_t now)
 }
 
 /*
+ * Peers r must not use whatever their health: one it could not connect
+ * to (rule 2: never again for this request), and `avoid', the peer a
+ * hedge leaves its connect behind on.
+ */
+static void
+peers_exclude(struct req *r, const struct cfg_peer *avoid)
+{
+	struct wpool	*p = r->pool;
+	size_t		 i;
+
+	for (i = 0; r->refused != NULL && i < p->cfg->npeers; i++)
+		if (r->refused[i])
+			p->peers[i].pick = HEALTH_PICK_NO;
+	if (avoid != NULL)
+		p->peers[avoid->index].pick = HEALTH_PICK_NO;
+}
+
+/*
  * No store: this worker's own records decide.  Nobody to share a trial
  * or a suspicion with, so those are plain picks; a due probe is claimed
  * in memory.
@@ -306,8 +324,7 @@ peers_select_local(struct req *r, const struct cfg_peer *avoid)
 		    wp->pick == HEALTH_PICK_LAST)
 			wp->pick = HEALTH_PICK_YES;
 	}
-	if (avoid != NULL)
-		p->peers[avoid->index].pick = HEALTH_PICK_NO;
+	peers_exclude(r, avoid);
 	for (i = 0; i < p->cfg->npeers; i++) {
 		wp = &p->peers[i];
 		if (wp->pick != HEALTH_PICK_PROBE)
@@ -391,9 +408,7 @@ peers_select(struct req *r, const struct cfg_peer *avoid)
 	for (i = 0; i < pool->npeers; i++)
 		p->peers[i].pick = health_pick(&p->peers[i].rec, &p->params,
 		    now);
-	/* A hedge must go elsewhere than the connect it leaves behind. */
-	if (avoid != NULL)
-		p->peers[avoid->index].pick = HEALTH_PICK_NO;
+	peers_exclude(r, avoid);
 
 	if ((bp = peers_select_claimed(r, now)) != NULL)
 		return bp;

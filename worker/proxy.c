@@ -192,8 +192,10 @@ proxy_next_try(struct req *r, bool fresh)
 	t->start_ms = loop_now_ms(w->loop);
 	t->trial = r->trial;
 	r->trial = false;
-	if (!fresh)
+	if (!fresh) {
 		r->counted_tries++;
+		t->counted = true;
+	}
 	r->tried[bp->cfg->index] = true;
 
 	/*
@@ -235,6 +237,14 @@ proxy_next_try(struct req *r, bool fresh)
 	return 0;
 }
 
+/* retry.connect_tries: by default, as many as the pool has peers. */
+static uint64_t
+proxy_connect_max(const struct cfg_pool *pool)
+{
+	return pool->retry.connect_tries > 0 ? pool->retry.connect_tries :
+	    pool->npeers;
+}
+
 /* Would rule 2-5 let r try again after a try that ended in `kind'? */
 static enum retry_verdict
 proxy_retry_verdict(struct req *r, enum failure_kind kind)
@@ -249,10 +259,28 @@ proxy_retry_verdict(struct req *r, enum failure_kind kind)
 	facts.replayable = r->replayable;
 	facts.tries_done = r->counted_tries;
 	facts.tries_max = pool->retry.tries;
+	facts.connect_fails = r->connect_fails;
+	facts.connect_max = proxy_connect_max(pool);
 	facts.deadline_passed = pool->retry.deadline_ms > 0 &&
 	    loop_now_ms(r->c->w->loop) - r->start_ms >=
 	    pool->retry.deadline_ms;
 	return retry_decide(&facts);
+}
+
+/*
+ * Try t never connected: nothing was sent, so it does not use up
+ * retry.tries but retry.connect_tries, and this request does not go back
+ * to that peer (DESIGN.md §4 rule 2).
+ */
+static void
+proxy_not_connected(struct req *r, struct req_try *t)
+{
+	r->connect_fails++;
+	if (t->counted) {
+		t->counted = false;
+		r->counted_tries--;
+	}
+	r->refused[t->peer->index] = true;
 }
 
 /*
@@ -273,6 +301,7 @@ proxy_connect_slow(struct req *r)
 	struct upstream		*up = r->up;
 	struct req_try		*t = &r->tries[r->ntries - 1];
 	struct bal_peer		*bp;
+	enum retry_verdict	 verdict;
 	uint64_t		 waited, limit;
 	bool			 probe;
 
@@ -285,7 +314,11 @@ proxy_connect_slow(struct req *r)
 	if (!up_syn_unanswered(up))
 		return 0;
 	peers_stalled(r, t);
-	if (proxy_retry_verdict(r, FAIL_CONNECT_SLOW) != RETRY_NEXT)
+	/* Asked as if it had failed: it has, for r, if r moves on. */
+	r->connect_fails++;
+	verdict = proxy_retry_verdict(r, FAIL_CONNECT_SLOW);
+	r->connect_fails--;
+	if (verdict != RETRY_NEXT)
 		return 0;
 	/* The probe, if this is it, stays with the connect that tests it. */
 	probe = r->probe;
@@ -301,6 +334,7 @@ proxy_connect_slow(struct req *r)
 	    (unsigned long long)r->pool->cfg->retry.tries);
 	t->outcome = FAIL_CONNECT_SLOW;
 	t->ms = loop_now_ms(w->loop) - t->start_ms;
+	proxy_not_connected(r, t);
 	peers_abandoned(r, t);
 	r->up = NULL;
 	bal_done(&r->pool->bal, up->wp->bal);
@@ -326,16 +360,22 @@ proxy_fail(struct req *r, enum failure_kind kind, const char *doing)
 
 	t->outcome = kind;
 	t->ms = loop_now_ms(w->loop) - t->start_ms;
+	if (failure_is_connect(kind))
+		proxy_not_connected(r, t);
 	proxy_release_up(r, false);
 	peers_report(r, t, doing);
+	/* Failed connects are counted apart from tries (rule 2). */
 	if (failure_blames_peer(kind))
 		log_warnx("upstream %s/%s: %s while %s, client %s, request "
-		    "\"%.*s %.*s\", try %zu/%llu", pool->name,
+		    "\"%.*s %.*s\", %s %zu/%llu", pool->name,
 		    t->peer->addr.text, failure_name(kind), doing, c->client,
 		    (int)r->head.method_len, r->head.raw,
 		    (int)(r->head.url_len > 200 ? 200 : r->head.url_len),
-		    r->head.raw + r->head.url_off, r->counted_tries,
-		    (unsigned long long)pool->retry.tries);
+		    r->head.raw + r->head.url_off, failure_is_connect(kind) ?
+		    "connect" : "try", failure_is_connect(kind) ?
+		    r->connect_fails : r->counted_tries, (unsigned long long)
+		    (failure_is_connect(kind) ? proxy_connect_max(pool) :
+		    pool->retry.tries));
 
 	verdict = proxy_retry_verdict(r, kind);
 

@@ -51,11 +51,15 @@ req_tries_init(struct req *r, const struct cfg_pool *pool)
 		r->tries = r->tries_inline;
 	else
 		r->tries = calloc(r->tries_cap, sizeof(*r->tries));
-	if (pool->npeers <= sizeof(r->tried_inline))
+	if (pool->npeers <= sizeof(r->tried_inline)) {
 		r->tried = r->tried_inline;
-	else
+		r->refused = r->refused_inline;
+	} else {
 		r->tried = calloc(pool->npeers, sizeof(*r->tried));
-	return r->tries == NULL || r->tried == NULL ? -1 : 0;
+		r->refused = calloc(pool->npeers, sizeof(*r->refused));
+	}
+	return r->tries == NULL || r->tried == NULL || r->refused == NULL ?
+	    -1 : 0;
 }
 
 struct req_try *
@@ -90,6 +94,8 @@ req_free(struct req *r)
 	buf_free(&r->up_in);
 	if (r->tried != r->tried_inline)
 		free(r->tried);
+	if (r->refused != r->refused_inline)
+		free(r->refused);
 	if (r->tries != r->tries_inline)
 		free(r->tries);
 	if (w->nspare_reqs < req_spares_max) {

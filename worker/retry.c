@@ -14,9 +14,14 @@ retry_decide(const struct retry_facts *f)
 	if (f->header_sent || f->outcome == FAIL_CLIENT_ABORT ||
 	    f->outcome == FAIL_NONE || f->deadline_passed)
 		return RETRY_NO;
-	/* Rule 2: nothing reached the peer, so another peer is always safe. */
+	/*
+	 * Rule 2: nothing reached the peer, so another peer is always safe,
+	 * and a failed connect does not use up retry.tries: only
+	 * retry.connect_tries (the pool's size by default) bounds them.
+	 */
 	if (failure_is_connect(f->outcome))
-		return f->tries_done < f->tries_max ? RETRY_NEXT : RETRY_NO;
+		return f->connect_fails < f->connect_max ? RETRY_NEXT :
+		    RETRY_NO;
 	/* Rule 3: the request may have been acted on. */
 	resend_safe = (f->idempotent || f->non_idempotent) && f->replayable;
 	if (!resend_safe)

@@ -26,6 +26,10 @@ struct retry_facts {
 	bool			 replayable;	/* the body can be sent again */
 	size_t			 tries_done;	/* counted tries so far */
 	size_t			 tries_max;	/* retry.tries */
+	/* Tries that failed to connect (this one included): they do not
+	 * count in tries_done, and are bounded apart (rule 2). */
+	size_t			 connect_fails;
+	size_t			 connect_max;	/* retry.connect_tries */
 	bool			 deadline_passed;
 };
 

@@ -142,6 +142,7 @@ struct req_try {
 	uint64_t		 ms;
 	bool			 reused;
 	bool			 trial;		/* its connect is the trial */
+	bool			 counted;	/* in counted_tries */
 };
 
 enum req_phase {
@@ -189,14 +190,17 @@ struct req {
 	bool			 up_sent_any;
 	struct upstream		*up;
 	bool			*tried;		/* by peer index */
+	bool			*refused;	/* failed to connect: never again */
 	struct req_try		*tries;
 	struct req_try		 tries_inline[4];	/* most requests' */
 	bool			 tried_inline[16];
+	bool			 refused_inline[16];
 	bool			 probe;		/* the current try is the probe */
 	bool			 trial;		/* the next connect is a trial */
 	struct bal_peer		*next_peer;	/* chosen ahead for the next try */
 	size_t			 ntries, tries_cap;
 	size_t			 counted_tries;	/* stale resends excluded */
+	size_t			 connect_fails;	/* tries that failed to connect */
 
 	/* the response */
 	llhttp_t		 rparser;

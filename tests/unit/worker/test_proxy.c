@@ -41,7 +41,7 @@
 
 static char		 statedir[256];
 static pid_t		 peer_pid = -1;
-static unsigned short	 port_ok, port_reset, port_dead;
+static unsigned short	 port_ok, port_reset, port_dead, port_dead2;
 
 struct fixture {
 	struct shunt_config	*cfg;
@@ -136,13 +136,15 @@ peer_child(int ok_fd, int reset_fd)
 static int
 peers_start(void)
 {
-	int	 ok_fd, reset_fd, dead_fd;
+	int	 ok_fd, reset_fd, dead_fd, dead2_fd;
 
 	if ((ok_fd = listen_any(&port_ok)) == -1 ||
 	    (reset_fd = listen_any(&port_reset)) == -1 ||
-	    (dead_fd = listen_any(&port_dead)) == -1)
+	    (dead_fd = listen_any(&port_dead)) == -1 ||
+	    (dead2_fd = listen_any(&port_dead2)) == -1)
 		return -1;
 	close(dead_fd);		/* nothing listens there now: refused */
+	close(dead2_fd);
 	if ((peer_pid = fork()) == -1)
 		return -1;
 	if (peer_pid == 0)
@@ -175,7 +177,7 @@ fixture_open(struct fixture *f)
 	struct cfg_error	 err;
 	struct privs		 privs = { .drop = false };
 	struct wpool		*p;
-	char			 text[2048], msg[512];
+	char			 text[3072], msg[512];
 	size_t			 i, j;
 
 	memset(f, 0, sizeof(*f));
@@ -185,7 +187,9 @@ fixture_open(struct fixture *f)
 	    " \"listeners\": [ { \"listen\": \"127.0.0.1:1\", \"pool\": \"fo\","
 	    "   \"routes\": [ { \"path_prefix\": \"/rstget/\", \"pool\": \"rg\" },"
 	    "     { \"path_prefix\": \"/rstpost/\", \"pool\": \"rp\" },"
-	    "     { \"path_prefix\": \"/dead/\", \"pool\": \"dead\" } ] } ],"
+	    "     { \"path_prefix\": \"/dead/\", \"pool\": \"dead\" },"
+	    "     { \"path_prefix\": \"/dual/\", \"pool\": \"dual\" },"
+	    "     { \"path_prefix\": \"/lone/\", \"pool\": \"lone\" } ] } ],"
 	    " \"pools\": {"
 	    "  \"fo\": { \"peers\": [ { \"address\": \"127.0.0.1:%u\" },"
 	    "    { \"address\": \"127.0.0.1:%u\" } ] },"
@@ -193,9 +197,15 @@ fixture_open(struct fixture *f)
 	    "    { \"address\": \"127.0.0.1:%u\" } ] },"
 	    "  \"rp\": { \"peers\": [ { \"address\": \"127.0.0.1:%u\" },"
 	    "    { \"address\": \"127.0.0.1:%u\" } ] },"
-	    "  \"dead\": { \"peers\": [ { \"address\": \"127.0.0.1:%u\" } ] } } }",
+	    "  \"dead\": { \"peers\": [ { \"address\": \"127.0.0.1:%u\" } ] },"
+	    "  \"dual\": { \"health\": { \"max_fails\": 3 }, \"peers\": ["
+	    "    { \"address\": \"127.0.0.1:%u\" },"
+	    "    { \"address\": \"127.0.0.1:%u\" },"
+	    "    { \"address\": \"127.0.0.1:%u\", \"backup\": true } ] },"
+	    "  \"lone\": { \"health\": { \"max_fails\": 3 }, \"peers\": ["
+	    "    { \"address\": \"127.0.0.1:%u\" } ] } } }",
 	    statedir, port_dead, port_ok, port_reset, port_ok, port_reset,
-	    port_ok, port_dead);
+	    port_ok, port_dead, port_dead, port_dead2, port_ok, port_dead);
 	f->cfg = cfg_load_buffer(text, strlen(text), "test.json", statedir,
 	    &err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f->cfg);
@@ -358,11 +368,28 @@ test_retry_paths(void)
 	tap_result(status == 503, "proxy: with that peer down, no try can "
 	    "be made: 503 (status %u)", status);
 
+	/*
+	 * Issue 14: failed connects do not use up retry.tries (2 here):
+	 * both primaries refuse, the backup answers.
+	 */
+	status = exchange(&f, "GET /dual/a HTTP/1.1\r\nHost: t\r\n\r\n");
+	tap_result(status == 200 && record(&f, "dual", port_dead)
+	    .consecutive_failures == 1 && record(&f, "dual", port_dead2)
+	    .consecutive_failures == 1, "proxy: two primaries refuse, the "
+	    "backup answers: connect failures leave retry.tries alone "
+	    "(status %u)", status);
+	/* A peer that refused is not tried again by the same request. */
+	status = exchange(&f, "GET /lone/a HTTP/1.1\r\nHost: t\r\n\r\n");
+	rec = record(&f, "lone", port_dead);
+	tap_result(status == 502 && rec.consecutive_failures == 1,
+	    "proxy: a request never tries a peer twice after it refused "
+	    "(status %u, failures %u)", status, rec.consecutive_failures);
+
 	/* A bad head is answered by shunt itself, no peer tried. */
 	status = exchange(&f, "GET /fo/b HTTP/1.1\r\nHost: a b\r\n\r\n");
 	tap_result(status == 400, "proxy: a bad Host is answered 400 "
 	    "(status %u)", status);
-	tap_result(f.closed >= 6, "proxy: every client connection closed "
+	tap_result(f.closed >= 8, "proxy: every client connection closed "
 	    "and told the worker (%u)", f.closed);
 	fixture_close(&f);
 }

@@ -35,15 +35,15 @@ static const struct row table[] = {
 	{ "POST, tls handshake failed", FAIL_TLS, N, N, N, Y, 1, 3, N,
 	    RETRY_NEXT },
 	{ "GET, unreachable", FAIL_UNREACHABLE, N, Y, N, Y, 1, 2, N, RETRY_NEXT },
-	{ "GET, refused, tries used up", FAIL_CONNECT_REFUSED, N, Y, N, Y, 2, 2,
-	    N, RETRY_NO },
+	{ "GET, refused, connect_tries used up", FAIL_CONNECT_REFUSED, N, Y, N,
+	    Y, 2, 2, N, RETRY_NO },
 	{ "GET, refused, deadline passed", FAIL_CONNECT_REFUSED, N, Y, N, Y, 1,
 	    5, Y, RETRY_NO },
 	/* a connect given up as slow: nothing was sent either */
 	{ "POST, slow connect, body not replayable", FAIL_CONNECT_SLOW, N, N,
 	    N, N, 1, 2, N, RETRY_NEXT },
-	{ "GET, slow connect, tries used up", FAIL_CONNECT_SLOW, N, Y, N, Y, 2,
-	    2, N, RETRY_NO },
+	{ "GET, slow connect, connect_tries used up", FAIL_CONNECT_SLOW, N, Y,
+	    N, Y, 2, 2, N, RETRY_NO },
 	{ "GET, slow connect, deadline passed", FAIL_CONNECT_SLOW, N, Y, N, Y,
 	    1, 2, Y, RETRY_NO },
 	/* rule 3: after the request was sent */
@@ -103,6 +103,13 @@ test_table(void)
 		f.replayable = table[i].replayable;
 		f.tries_done = table[i].done;
 		f.tries_max = table[i].max;
+		/* Connect failures count apart: the row's numbers are theirs. */
+		f.connect_fails = f.connect_max = 0;
+		if (failure_is_connect(f.outcome)) {
+			f.connect_fails = table[i].done;
+			f.connect_max = table[i].max;
+			f.tries_done = f.tries_max = 1;
+		}
 		f.deadline_passed = table[i].deadline;
 		got = retry_decide(&f);
 		if (!tap_result(got == table[i].want, "retry: %s -> %s",
@@ -111,6 +118,25 @@ test_table(void)
 			CU_FAIL("decision table row");
 		}
 	}
+}
+
+/* Issue 14: failed connects leave retry.tries alone. */
+static void
+test_connect_tries_apart(void)
+{
+	struct retry_facts	 f = { .outcome = FAIL_CONNECT_REFUSED,
+	    .idempotent = true, .replayable = true, .tries_done = 2,
+	    .tries_max = 2, .connect_fails = 2, .connect_max = 3 };
+
+	tap_result(retry_decide(&f) == RETRY_NEXT, "retry: a refused connect "
+	    "is retried with retry.tries used up while connect_tries remain");
+	f.connect_fails = 3;
+	tap_result(retry_decide(&f) == RETRY_NO, "retry: and not once "
+	    "connect_tries are used up");
+	f.outcome = FAIL_RESET;
+	f.connect_fails = 0;
+	tap_result(retry_decide(&f) == RETRY_NO, "retry: a reset still counts "
+	    "against retry.tries");
 }
 
 static void
@@ -141,5 +167,6 @@ main(void)
 	s = CU_add_suite("retry", NULL, NULL);
 	CU_add_test(s, "decision table", test_table);
 	CU_add_test(s, "failure kinds", test_failure_kinds);
+	CU_add_test(s, "connect tries apart", test_connect_tries_apart);
 	return tap_run_registry();
 }
