@@ -55,6 +55,16 @@ ids() {
 	sed -n 's/^\(Uid\|Gid\|Groups\):[[:space:]]*//p' "/proc/$1/status" |
 	    tr -s ' \t' ' '
 }
+# Settled: every worker has dropped (a slow start, under valgrind, may
+# still be between fork and the drop) and the master is out of its store
+# visit, which it makes with the worker user's ids.
+settled() {
+	for w in $(pgrep -P "$SHUNT_PID"); do
+		[ "$(uid_of "$w")" = "$uid" ] || return 1
+	done
+	[ "$(ids "$SHUNT_PID" | head -n 1)" = "0 0 0 0" ]
+}
+wait_until 100 settled
 master_ids=$(ids "$SHUNT_PID")
 for w in $(pgrep -P "$SHUNT_PID"); do
 	expect_eq "worker $w runs as nobody" "$(uid_of "$w")" "$uid"
