@@ -344,7 +344,12 @@ class Run:
         self.master = master
         self.n = 0
         self.failed = 0
-        self.workers = self.worker_pids()
+        # The master listens before its worker runs (long, under valgrind).
+        for _ in range(600):
+            self.workers = self.worker_pids()
+            if self.workers:
+                break
+            time.sleep(0.05)
 
     def worker_pids(self):
         pids = set()

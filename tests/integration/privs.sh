@@ -59,6 +59,7 @@ ids() {
 # still be between fork and the drop) and the master is out of its store
 # visit, which it makes with the worker user's ids.
 settled() {
+	[ "$(pgrep -P "$SHUNT_PID" | wc -l)" -eq 2 ] || return 1
 	for w in $(pgrep -P "$SHUNT_PID"); do
 		[ "$(uid_of "$w")" = "$uid" ] || return 1
 	done
