@@ -175,7 +175,7 @@ state_workers_store(const struct shunt_config *cfg, const int32_t *pids,
 	else if (dead > 0)
 		log_info("health store: cleared %d reader slots of dead "
 		    "workers", dead);
-	if ((rc = store_set_workers(s, pids, n)) != 0)
+	if ((rc = store_set_workers(s, (int32_t)getpid(), pids, n)) != 0)
 		log_warnx("health store: cannot record worker pids: %s",
 		    store_strerror(rc));
 	store_close(s);

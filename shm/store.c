@@ -746,7 +746,8 @@ out:
 }
 
 int
-store_set_workers(struct store *s, const int32_t *pids, unsigned n)
+store_set_workers(struct store *s, int32_t master_pid, const int32_t *pids,
+    unsigned n)
 {
 	MDB_txn			*txn;
 	MDB_val			 v;
@@ -764,6 +765,7 @@ store_set_workers(struct store *s, const int32_t *pids, unsigned n)
 	if (n > 0)
 		memcpy(meta.worker_pids, pids, n * sizeof(*pids));
 	meta.nworkers = n;
+	meta.master_pid = master_pid;
 	if ((rc = store_put(s, txn, "meta", &meta, sizeof(meta))) != 0)
 		goto fail;
 	return mdb_txn_commit(txn);

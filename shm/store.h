@@ -280,11 +280,13 @@ int	 store_publish(struct store *s, const struct store_dir_entry *ents,
 
 /*
  * Master, after (re)spawning workers: worker_pids[i] = pids[i] for slot
- * i < n, nworkers = n.  Returns 0; EINVAL when n > STORE_WORKERS_MAX;
- * MDB_NOTFOUND before the first store_publish(); EACCES; STORE_FORKED;
- * an LMDB code.
+ * i < n, nworkers = n, and master_pid: the pid that forked them, which a
+ * daemon only knows after it detached, past store_publish().  Returns 0;
+ * EINVAL when n > STORE_WORKERS_MAX; MDB_NOTFOUND before the first
+ * store_publish(); EACCES; STORE_FORKED; an LMDB code.
  */
-int	 store_set_workers(struct store *s, const int32_t *pids, unsigned n);
+int	 store_set_workers(struct store *s, int32_t master_pid,
+	    const int32_t *pids, unsigned n);
 
 /*
  * The request path.  store_read_begin() starts (renews) the handle's one

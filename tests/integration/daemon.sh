@@ -75,6 +75,19 @@ for fd in 0 1 2; do
 	    "$(readlink "/proc/$master/fd/$fd")" /dev/null
 done
 expect_eq "the master runs in /" "$(readlink "/proc/$master/cwd")" /
+# The store names the daemon, not the process that published before it
+# detached (shuntctl said "master N not running" until the first reload).
+ctl_master() {
+	"${SHUNTCTL_BINARY:?}" -c "$conf" status | python3 -c \
+	    'import json, sys; print(json.load(sys.stdin)["master"]["pid"])'
+}
+if command -v python3 >/dev/null 2>&1; then
+	wait_until 50 test "$(ctl_master)" = "$master"
+	expect_eq "shuntctl status names the daemon as the master" \
+	    "$(ctl_master)" "$master"
+else
+	skip "shuntctl status names the daemon" "needs python3"
+fi
 
 # Default max_connections 10000: a client and an upstream each, per worker.
 soft=$(awk '/^Max open files/ { print $4 }' "/proc/$master/limits")

@@ -308,7 +308,7 @@ test_open(void)
 
 		CU_ASSERT_EQUAL(store_read_meta(s, &m), MDB_NOTFOUND);
 		CU_ASSERT_EQUAL(store_read_dir(s, &d, &n), MDB_NOTFOUND);
-		CU_ASSERT_EQUAL(store_set_workers(s, NULL, 0), MDB_NOTFOUND);
+		CU_ASSERT_EQUAL(store_set_workers(s, 1, NULL, 0), MDB_NOTFOUND);
 	}
 	store_close(s);
 
@@ -403,15 +403,16 @@ test_publish(void)
 		int32_t	 many[STORE_WORKERS_MAX + 1];
 
 		memset(many, 0, sizeof(many));
-		CU_ASSERT_EQUAL(store_set_workers(s, pids, 3), 0);
-		CU_ASSERT_EQUAL(store_set_workers(s, many,
+		CU_ASSERT_EQUAL(store_set_workers(s, 4343, pids, 3), 0);
+		CU_ASSERT_EQUAL(store_set_workers(s, 1, many,
 		    STORE_WORKERS_MAX + 1), EINVAL);
 		CU_ASSERT_EQUAL(store_read_meta(s, &m), 0);
 		CU_ASSERT_EQUAL(m.nworkers, 3);
 		CU_ASSERT_EQUAL(m.worker_pids[0], 100);
 		CU_ASSERT_EQUAL(m.worker_pids[2], 102);
 		CU_ASSERT_EQUAL(m.worker_pids[3], 0);
-		CU_ASSERT_EQUAL(m.master_pid, 4242);
+		/* The master that forked them: a daemon's, after it detached. */
+		CU_ASSERT_EQUAL(m.master_pid, 4343);
 		CU_ASSERT_EQUAL(m.generation, 1);
 	}
 
@@ -454,7 +455,7 @@ test_republish(void)
 	CU_ASSERT_EQUAL(store_peer_admin(s, "web", "127.0.0.3:80",
 	    ADMIN_DRAINING, 9, T0, NULL, &ch), 0);
 	CU_ASSERT_TRUE(ch);
-	CU_ASSERT_EQUAL(store_set_workers(s, pids, 2), 0);
+	CU_ASSERT_EQUAL(store_set_workers(s, 500, pids, 2), 0);
 
 	usleep(2000);
 	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_b, 3), 2, 500),
