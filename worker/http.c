@@ -119,12 +119,19 @@ http_on_value(llhttp_t *p, const char *at, size_t len)
 	return 0;
 }
 
+/*
+ * RFC 9112 §6.3: a response to HEAD, and a 1xx, 204 or 304, ends with its
+ * head whatever Content-Length or Transfer-Encoding it declares.  llhttp
+ * reads a declared body of a 204 or 304: returning 1 tells it there is
+ * none, so bytes after the head are never taken for a body.
+ */
 static int
 http_on_response_headers(llhttp_t *p)
 {
 	struct http_head_ctx	*ctx = p->data;
 
-	return ctx->head_request ? 1 : 0;
+	return ctx->head_request || http_status_bodiless(p->status_code) ?
+	    1 : 0;
 }
 
 static int
@@ -155,6 +162,44 @@ http_on_request_body(llhttp_t *p, const char *at, size_t len)
 	return 0;
 }
 
+/*
+ * Chunk extensions and trailer fields carry no payload, so max_body_size
+ * does not see them: they are bounded by max_header_size and max_headers
+ * instead, or a client could stream any amount of them to the peer.
+ */
+static int
+http_body_meta(struct req *r, size_t len)
+{
+	const struct cfg_limits	*lim = &r->c->lst->limits;
+
+	r->body_meta_bytes += len;
+	return r->body_meta_bytes > lim->max_header_size ? -1 : 0;
+}
+
+static int
+http_on_chunk_extension(llhttp_t *p, const char *at, size_t len)
+{
+	(void)at;
+	return http_body_meta(p->data, len);
+}
+
+static int
+http_on_trailer_field(llhttp_t *p, const char *at, size_t len)
+{
+	struct req	*r = p->data;
+
+	(void)at;
+	return http_body_meta(r, len);
+}
+
+static int
+http_on_trailer_field_complete(llhttp_t *p)
+{
+	struct req	*r = p->data;
+
+	return ++r->trailer_fields > r->c->lst->limits.max_headers ? -1 : 0;
+}
+
 void
 http_settings_init(struct worker *w)
 {
@@ -166,6 +211,13 @@ http_settings_init(struct worker *w)
 
 	llhttp_settings_init(&w->req_body_settings);
 	w->req_body_settings.on_body = http_on_request_body;
+	w->req_body_settings.on_chunk_extension_name = http_on_chunk_extension;
+	w->req_body_settings.on_chunk_extension_value =
+	    http_on_chunk_extension;
+	w->req_body_settings.on_header_field = http_on_trailer_field;
+	w->req_body_settings.on_header_value = http_on_trailer_field;
+	w->req_body_settings.on_header_field_complete =
+	    http_on_trailer_field_complete;
 	w->req_body_settings.on_message_complete = http_on_message_complete;
 
 	llhttp_settings_init(&w->resp_settings);
@@ -222,6 +274,25 @@ static const struct {
 };
 
 /*
+ * Host, Content-Length and Transfer-Encoding frame the message and say
+ * where it goes: a Connection option naming one of them is ignored, or
+ * the body would go out unframed and the peer read it as a second request.
+ */
+static bool
+http_name_framing(const char *raw, const struct http_field *f)
+{
+	switch (f->name_len) {
+	case 4:
+		return http_name_is(raw, f, "host");
+	case 14:
+		return http_name_is(raw, f, "content-length");
+	case 17:
+		return http_name_is(raw, f, "transfer-encoding");
+	}
+	return false;
+}
+
+/*
  * Hop-by-hop: the fixed list, plus every field named by a Connection
  * field of the same head (RFC 9110 §7.6.1).  has_connection says whether
  * the head has a Connection field at all, which spares the scan of every
@@ -248,7 +319,8 @@ http_is_hop(const char *raw, const struct http_field *fields, size_t n,
 		    f->name_len) == 0)
 			return true;
 named:
-	if (!has_connection || f->name_len >= sizeof(name))
+	if (!has_connection || f->name_len >= sizeof(name) ||
+	    http_name_framing(raw, f))
 		return false;
 	memcpy(name, raw + f->name_off, f->name_len);
 	name[f->name_len] = '\0';
@@ -332,6 +404,118 @@ http_name_kind(const char *raw, const struct http_field *f)
 	return HTTP_NAME_OTHER;
 }
 
+/* RFC 3986 unreserved and sub-delims: what a reg-name is made of. */
+static bool
+http_host_char(unsigned char ch)
+{
+	return isalnum(ch) || strchr("-._~!$&'()*+,;=", ch) != NULL;
+}
+
+bool
+http_host_valid(const char *v, size_t len)
+{
+	size_t	 i = 0;
+
+	if (len > 0 && v[0] == '[') {
+		for (i = 1; i < len && v[i] != ']'; i++)
+			if (!isxdigit((unsigned char)v[i]) && v[i] != ':' &&
+			    v[i] != '.')
+				return false;
+		if (i == len || i == 1)
+			return false;
+		i++;
+	} else {
+		for (; i < len && v[i] != ':'; i++) {
+			if (v[i] == '%') {
+				if (i + 2 >= len ||
+				    !isxdigit((unsigned char)v[i + 1]) ||
+				    !isxdigit((unsigned char)v[i + 2]))
+					return false;
+				i += 2;
+			} else if (v[i] == '\0' ||
+			    !http_host_char((unsigned char)v[i]))
+				return false;
+		}
+	}
+	if (i == len)
+		return true;
+	if (v[i++] != ':')
+		return false;
+	for (; i < len; i++)
+		if (!isdigit((unsigned char)v[i]))
+			return false;
+	return true;
+}
+
+/*
+ * The target: origin-form, "*" for OPTIONS, or absolute-form, which a
+ * server must accept (RFC 9112 §3.2.2): its path goes upstream and its
+ * authority stands for Host.  Returns 0 or 400.
+ */
+static int
+http_request_target(struct http_req_head *h)
+{
+	const char	*t = h->raw + h->url_off, *end = t + h->url_len;
+	const char	*auth, *p;
+	size_t		 scheme;
+
+	h->path_off = h->url_off;
+	h->path_len = h->url_len;
+	if (t[0] == '/')
+		return 0;
+	if (h->url_len == 1 && t[0] == '*' && h->method == HTTP_OPTIONS)
+		return 0;
+	if (h->url_len > 7 && strncasecmp(t, "http://", 7) == 0)
+		scheme = 7;
+	else if (h->url_len > 8 && strncasecmp(t, "https://", 8) == 0)
+		scheme = 8;
+	else
+		return 400;
+	auth = t + scheme;
+	for (p = auth; p < end && *p != '/' && *p != '?'; p++)
+		;
+	/* Userinfo in a request target is an error (RFC 9110 §4.2.4), and
+	 * an empty authority names nobody. */
+	if (p == auth || !http_host_valid(auth, (size_t)(p - auth)))
+		return 400;
+	h->absolute = true;
+	h->auth_off = (uint32_t)(auth - h->raw);
+	h->auth_len = (uint32_t)(p - auth);
+	h->path_off = (uint32_t)(p - h->raw);
+	h->path_len = (uint32_t)(end - p);
+	return 0;
+}
+
+/* The fields as a whole: names, Host, Expect.  Returns 0 or 400. */
+static int
+http_request_fields(struct http_req_head *h)
+{
+	const struct http_field	*f;
+	size_t			 i;
+	int			 hosts = 0;
+
+	for (i = 0; i < h->nfields; i++) {
+		f = &h->fields[i];
+		/* llhttp passes ": value" as a field with no name. */
+		if (f->name_len == 0)
+			return 400;
+		if (http_name_is(h->raw, f, "host")) {
+			if (!http_host_valid(h->raw + f->value_off,
+			    f->value_len))
+				return 400;
+			hosts++;
+			h->host_field = (int)i;
+		} else if (http_name_is(h->raw, f, "expect") &&
+		    f->value_len == 12 && strncasecmp(h->raw + f->value_off,
+		    "100-continue", 12) == 0)
+			h->expect_continue = true;
+	}
+	/* RFC 9112 §3.2: a 1.1 request without Host, or with two, is bad. */
+	if (hosts > 1 || (hosts == 0 && h->minor == 1))
+		return 400;
+	return 0;
+}
+
 int
 http_parse_request(llhttp_t *parser, struct http_req_head *h,
     const char *raw_in, size_t len, const struct cfg_limits *lim,
@@ -340,9 +524,9 @@ http_parse_request(llhttp_t *parser, struct http_req_head *h,
 	struct http_head_ctx	 ctx;
 	struct http_field	*fields;
 	llhttp_errno_t		 rc;
-	size_t			 i, raw_cap, cap;
+	size_t			 raw_cap, cap;
 	char			*raw;
-	int			 hosts = 0;
+	int			 status;
 
 	*complete = false;
 	raw_cap = h->raw_cap;
@@ -408,20 +592,11 @@ http_parse_request(llhttp_t *parser, struct http_req_head *h,
 	/* Tunnels are not proxied; its authority-form target is not a path. */
 	if (h->method == HTTP_CONNECT)
 		return 501;
-	if (h->raw[h->url_off] != '/' && !(h->url_len == 1 &&
-	    h->raw[h->url_off] == '*' && h->method == HTTP_OPTIONS))
-		return 400;
-	for (i = 0; i < h->nfields; i++) {
-		if (http_name_is(h->raw, &h->fields[i], "host")) {
-			hosts++;
-			h->host_field = (int)i;
-		} else if (http_name_is(h->raw, &h->fields[i], "expect") &&
-		    h->fields[i].value_len == 12 && strncasecmp(h->raw +
-		    h->fields[i].value_off, "100-continue", 12) == 0)
-			h->expect_continue = true;
-	}
-	/* RFC 9112 §3.2: a 1.1 request without Host, or with two, is bad. */
-	if (hosts > 1 || (hosts == 0 && h->minor == 1))
+	if ((status = http_request_target(h)) != 0 ||
+	    (status = http_request_fields(h)) != 0)
+		return status;
+	/* RFC 9112 §6.1: in HTTP/1.0, Transfer-Encoding is faulty framing. */
+	if (h->minor == 0 && (parser->flags & F_TRANSFER_ENCODING))
 		return 400;
 	h->chunked = (parser->flags & F_CHUNKED) != 0;
 	h->content_length = (parser->flags & F_CONTENT_LENGTH) ?
@@ -492,11 +667,18 @@ http_request_host(const struct http_req_head *h, char *buf, size_t len)
 	size_t			 n = 0;
 
 	buf[0] = '\0';
-	if (h->host_field < 0 || len == 0)
+	if (len == 0)
 		return;
-	f = &h->fields[h->host_field];
-	v = h->raw + f->value_off;
-	end = v + f->value_len;
+	if (h->absolute) {
+		v = h->raw + h->auth_off;
+		end = v + h->auth_len;
+	} else if (h->host_field >= 0) {
+		f = &h->fields[h->host_field];
+		v = h->raw + f->value_off;
+		end = v + f->value_len;
+	} else {
+		return;
+	}
 	if (v < end && *v == '[') {
 		/* [v6]:port: keep the brackets, drop the port */
 		while (v < end && *v != ']' && n + 2 < len)
@@ -543,11 +725,22 @@ http_build_upstream_head(struct buf *out, const struct http_req_head *h,
 	p = out->data + out->len;
 	has_conn = http_has_connection(h->raw, h->fields, h->nfields);
 	p = http_put(p, h->raw, h->method_len + 1);
-	p = http_put(p, h->raw + h->url_off, h->url_len);
+	if (h->path_len == 0)
+		*p++ = '/';	/* "http://host" asks for the root */
+	else if (h->raw[h->path_off] == '?')
+		*p++ = '/';
+	p = http_put(p, h->raw + h->path_off, h->path_len);
 	p = HTTP_PUT_LIT(p, " HTTP/1.1\r\n");
+	if (h->absolute) {
+		/* The target's authority wins over Host (RFC 9112 §3.2.2). */
+		p = HTTP_PUT_LIT(p, "Host: ");
+		p = http_put(p, h->raw + h->auth_off, h->auth_len);
+		p = HTTP_PUT_LIT(p, "\r\n");
+	}
 	for (i = 0; i < h->nfields; i++) {
 		f = &h->fields[i];
-		if (http_is_hop(h->raw, h->fields, h->nfields, f, has_conn))
+		if (http_is_hop(h->raw, h->fields, h->nfields, f, has_conn) ||
+		    (h->absolute && (int)i == h->host_field))
 			continue;
 		kind = http_name_kind(h->raw, f);
 		if (kind == HTTP_NAME_XFP ||
@@ -560,7 +753,7 @@ http_build_upstream_head(struct buf *out, const struct http_req_head *h,
 		}
 		p = http_put_field(p, h->raw, f);
 	}
-	if (h->host_field < 0) {
+	if (h->host_field < 0 && !h->absolute) {
 		p = HTTP_PUT_LIT(p, "Host: ");
 		p = http_put(p, peer->addr.text, strlen(peer->addr.text));
 		p = HTTP_PUT_LIT(p, "\r\n");
@@ -582,6 +775,33 @@ http_build_upstream_head(struct buf *out, const struct http_req_head *h,
 	p = HTTP_PUT_LIT(p, "\r\n");
 	out->len = (size_t)(p - out->data);
 	return 0;
+}
+
+/* reason-phrase = *( HTAB / SP / VCHAR / obs-text ): no NUL, no CTL. */
+static bool
+http_reason_valid(const char *raw, size_t len)
+{
+	size_t		 i;
+	unsigned char	 ch;
+
+	for (i = 13; i < len && raw[i] != '\r'; i++) {
+		ch = (unsigned char)raw[i];
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/* A field without a name: what was it meant to be? */
+static bool
+http_response_fields_bad(const struct http_resp_info *info)
+{
+	size_t	 i;
+
+	for (i = 0; i < info->nfields; i++)
+		if (info->fields[i].name_len == 0)
+			return true;
+	return false;
 }
 
 int
@@ -608,14 +828,16 @@ http_parse_response(llhttp_t *parser, const char *raw, size_t len,
 	info->complete = rc == HPE_PAUSED;
 	/* llhttp accepts "HTTP/1.1 20 OK"; a peer that sends it is broken. */
 	if (len < 13 || raw[12] != ' ' || !isdigit((unsigned char)raw[9]) ||
-	    parser->http_major != 1)
+	    parser->http_major != 1 || !http_reason_valid(raw, len) ||
+	    http_response_fields_bad(info))
 		return -1;
 	info->status = parser->status_code;
-	if (info->status == 101)
-		return -1;	/* we never ask for an upgrade */
-	info->interim = info->status >= 100 && info->status < 200;
-	info->has_body = !head_request && !info->interim &&
-	    info->status != 204 && info->status != 304;
+	/* 101: we never ask for an upgrade.  Outside 100-599 is no status
+	 * (RFC 9110 §15), and "099" must not pass for an interim answer. */
+	if (info->status == 101 || info->status < 100 || info->status > 599)
+		return -1;
+	info->interim = info->status < 200;
+	info->has_body = !head_request && !http_status_bodiless(info->status);
 	info->chunked = info->has_body && (parser->flags & F_CHUNKED);
 	info->until_close = info->has_body && !info->chunked &&
 	    !(parser->flags & F_CONTENT_LENGTH);

@@ -39,6 +39,21 @@ void	http_req_head_free(struct http_req_head *h);
 /* Forget the parse, keep modest storage for the next head: 0 storage. */
 void	http_req_head_keep(struct http_req_head *h);
 
+/* 1xx, 204 and 304 never have a body (RFC 9110 §6.4.1). */
+static inline bool
+http_status_bodiless(unsigned status)
+{
+	return (status >= 100 && status < 200) || status == 204 ||
+	    status == 304;
+}
+
+/*
+ * Is v[0, len) a valid Host: uri-host [":" port] (RFC 9110 §7.2), where
+ * uri-host is a reg-name, an IPv4 address or a bracketed IPv6 literal?
+ * The empty value is valid.
+ */
+bool	http_host_valid(const char *v, size_t len);
+
 /* True for GET, HEAD, OPTIONS, TRACE, PUT and DELETE (DESIGN.md §4.3). */
 bool	http_method_idempotent(const struct http_req_head *h);
 
@@ -48,7 +63,9 @@ void	http_request_host(const struct http_req_head *h, char *buf,
 
 /*
  * The head sent upstream: hop-by-hop fields (and those named in
- * Connection) dropped, Host kept (added from the peer when absent),
+ * Connection, but never Host nor the framing fields, which the body sent
+ * must match) dropped, Host kept (the authority of an absolute-form
+ * target instead; added from the peer when absent),
  * X-Forwarded-For appended with client, X-Forwarded-Proto set.
  */
 int	http_build_upstream_head(struct buf *out,

@@ -19,12 +19,20 @@
 #include "peers.h"
 #include "upstream.h"
 
+static void	orphan_event(struct upstream *);
+static void	orphan_timeout(struct upstream *);
+
+static const struct up_handlers orphan_handlers = {
+	orphan_event, orphan_timeout
+};
+
 void
 orphan_adopt(struct upstream *up, bool trial, bool probe)
 {
 	struct worker	*w = up->w;
 
 	up->req = NULL;
+	up->owner = &orphan_handlers;
 	up->state = UP_ORPHAN;
 	up->trial = trial;
 	up->probe = probe;
@@ -68,7 +76,7 @@ orphan_end(struct upstream *up, enum failure_kind kind)
 	up_close(up);
 }
 
-void
+static void
 orphan_event(struct upstream *up)
 {
 	int		 err = 0;
@@ -83,7 +91,7 @@ orphan_event(struct upstream *up)
 	orphan_end(up, err == 0 ? FAIL_NONE : up_connect_failure(err));
 }
 
-void
+static void
 orphan_timeout(struct upstream *up)
 {
 	orphan_end(up, FAIL_CONNECT_TIMEOUT);

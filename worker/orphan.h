@@ -25,10 +25,6 @@
  */
 void	orphan_adopt(struct upstream *up, bool trial, bool probe);
 
-/* up_on_io() and up_on_timer() for an orphan (state UP_ORPHAN). */
-void	orphan_event(struct upstream *up);
-void	orphan_timeout(struct upstream *up);
-
 /*
  * Close every orphan of the worker without a verdict (the worker is
  * stopping): what they held goes back to the store unjudged.

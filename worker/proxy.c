@@ -31,13 +31,20 @@
 
 static int	proxy_next_try(struct req *, bool fresh);
 static int	proxy_fail(struct req *, enum failure_kind, const char *);
+static void	proxy_upstream_event(struct upstream *);
+static void	proxy_upstream_timeout(struct upstream *);
+
+/* What the request's upstream connection tells it. */
+static const struct up_handlers proxy_up_handlers = {
+	proxy_upstream_event, proxy_upstream_timeout
+};
 
 static struct wpool *
 proxy_route(struct req *r)
 {
 	const struct cfg_listener	*l = r->c->lst;
 	const struct cfg_route		*rt;
-	const char			*path = r->head.raw + r->head.url_off;
+	const char			*path = r->head.raw + r->head.path_off;
 	char				 host[256];
 	size_t				 i;
 	bool				 have_host = false;
@@ -52,7 +59,7 @@ proxy_route(struct req *r)
 		if (rt->host != NULL && strcmp(rt->host, host) != 0)
 			continue;
 		if (rt->path_prefix != NULL && (strlen(rt->path_prefix) >
-		    r->head.url_len || strncmp(path, rt->path_prefix,
+		    r->head.path_len || strncmp(path, rt->path_prefix,
 		    strlen(rt->path_prefix)) != 0))
 			continue;
 		return &r->c->w->pools[rt->pool->index];
@@ -201,8 +208,9 @@ proxy_next_try(struct req *r, bool fresh)
 	 * trial is there to find out whether the peer answers SYNs.
 	 */
 	if (!fresh && !t->trial)
-		up = up_take_idle(wp);
-	if (up == NULL && (up = up_connect(w, wp, &kind)) == NULL)
+		up = up_take_idle(wp, &proxy_up_handlers);
+	if (up == NULL && (up = up_connect(w, wp, &proxy_up_handlers,
+	    &kind)) == NULL)
 		return proxy_fail(r, kind, "connect");
 	t->reused = up->reused;
 	up->req = r;
@@ -602,6 +610,10 @@ proxy_recv(struct req *r)
 					    "head");
 				break;
 			}
+			/* The whole head may come in one read. */
+			if (end > PROXY_MAX_RESP_HEAD)
+				return proxy_fail(r, FAIL_BAD_RESPONSE,
+				    "reading a too large response head");
 			if ((rc = proxy_response_head(r, end)) <= 0 ||
 			    r->up == NULL)
 				return rc;
@@ -793,7 +805,7 @@ proxy_up_handshake(struct req *r, struct upstream *up)
 	return -1;
 }
 
-void
+static void
 proxy_upstream_event(struct upstream *up)
 {
 	struct req	*r = up->req;
@@ -833,7 +845,7 @@ out:
 	conn_leave(c);
 }
 
-void
+static void
 proxy_upstream_timeout(struct upstream *up)
 {
 	struct req	*r = up->req;

@@ -43,8 +43,4 @@ void	proxy_free(struct req *r);
 /* Free the worker's spare requests (at exit). */
 void	proxy_free_spares(struct worker *w);
 
-/* From upstream.c: events and timeouts of an active connection. */
-void	proxy_upstream_event(struct upstream *up);
-void	proxy_upstream_timeout(struct upstream *up);
-
 #endif /* SHUNT_PROXY_H */

@@ -10,10 +10,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/*
+ * upstream.c: connections to peers, and each peer's idle keep-alive list.
+ * A connection in use reports to its owner through the handlers the owner
+ * set; this file names none of its users.
+ */
 #include "buf.h"
 #include "log.h"
-#include "orphan.h"
-#include "proxy.h"
 #include "tls.h"
 #include "upstream.h"
 
@@ -40,7 +43,8 @@ up_connect_failure(int err)
 }
 
 struct upstream *
-up_connect(struct worker *w, struct wpeer *wp, enum failure_kind *fail)
+up_connect(struct worker *w, struct wpeer *wp,
+    const struct up_handlers *owner, enum failure_kind *fail)
 {
 	const struct cfg_peer	*peer = wp->cfg;
 	struct upstream		*up;
@@ -79,6 +83,7 @@ up_connect(struct worker *w, struct wpeer *wp, enum failure_kind *fail)
 	}
 	up->w = w;
 	up->wp = wp;
+	up->owner = owner;
 	up->state = UP_CONNECTING;
 	up->connect_start_ms = loop_now_ms(w->loop);
 	loop_timer_init(&up->timer, up_on_timer, up);
@@ -122,7 +127,7 @@ up_syn_unanswered(const struct upstream *up)
 }
 
 struct upstream *
-up_take_idle(struct wpeer *wp)
+up_take_idle(struct wpeer *wp, const struct up_handlers *owner)
 {
 	struct upstream	*up = wp->idle;
 
@@ -133,6 +138,7 @@ up_take_idle(struct wpeer *wp)
 	loop_timer_stop(up->w->loop, &up->timer);
 	up->state = UP_ACTIVE;
 	up->reused = true;
+	up->owner = owner;
 	return up;
 }
 
@@ -143,6 +149,7 @@ up_park(struct upstream *up)
 	const struct cfg_pool	*pool = wp->cfg->pool;
 
 	up->req = NULL;
+	up->owner = NULL;
 	/* io.buffered: the peer's close_notify came with the response. */
 	if (wp->nidle >= pool->keepalive.max_idle || up->w->stopping ||
 	    up->io.buffered) {
@@ -211,11 +218,7 @@ up_on_io(struct loop *loop, int fd, unsigned revents, void *arg)
 			up->readable = false;
 		return;
 	}
-	if (up->state == UP_ORPHAN) {
-		orphan_event(up);
-		return;
-	}
-	proxy_upstream_event(up);
+	up->owner->event(up);
 }
 
 static void
@@ -229,9 +232,5 @@ up_on_timer(struct loop *loop, struct loop_timer *t, void *arg)
 		up_close(up);
 		return;
 	}
-	if (up->state == UP_ORPHAN) {
-		orphan_timeout(up);
-		return;
-	}
-	proxy_upstream_timeout(up);
+	up->owner->timeout(up);
 }

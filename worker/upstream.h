@@ -7,13 +7,14 @@
 #include "worker-t.h"
 
 /*
- * Start a non-blocking connect to wp's peer.  Returns the connection in
+ * Start a non-blocking connect to wp's peer, owned by owner, whose
+ * handlers get its events and timer.  Returns the connection in
  * UP_CONNECTING (for a TLS peer with its TLS state ready, offering the
  * peer's last session), or NULL with *fail saying why it failed at once
  * (connect_refused, unreachable, ...).
  */
 struct upstream	*up_connect(struct worker *w, struct wpeer *wp,
-		    enum failure_kind *fail);
+		    const struct up_handlers *owner, enum failure_kind *fail);
 
 /*
  * Is up's connect still waiting for the answer to its SYN (TCP state
@@ -22,8 +23,9 @@ struct upstream	*up_connect(struct worker *w, struct wpeer *wp,
  */
 bool		 up_syn_unanswered(const struct upstream *up);
 
-/* The most recently parked idle connection to wp, or NULL. */
-struct upstream	*up_take_idle(struct wpeer *wp);
+/* The most recently parked idle connection to wp, now owner's, or NULL. */
+struct upstream	*up_take_idle(struct wpeer *wp,
+		    const struct up_handlers *owner);
 
 /*
  * Keep a connection whose response ended cleanly for the next request to

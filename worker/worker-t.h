@@ -45,7 +45,15 @@ struct http_req_head {
 	size_t			 raw_len;
 	size_t			 raw_cap;	/* allocated at raw */
 	uint32_t		 method_len;
-	uint32_t		 url_off, url_len;
+	uint32_t		 url_off, url_len;	/* the target as sent */
+	/*
+	 * What goes upstream and what routes match: the target itself, or
+	 * the path and query of an absolute-form target, whose authority
+	 * then replaces the Host field (RFC 9112 §3.2.2).
+	 */
+	uint32_t		 path_off, path_len;
+	uint32_t		 auth_off, auth_len;
+	bool			 absolute;
 	uint8_t			 method;	/* llhttp_method_t */
 	uint8_t			 major, minor;
 	bool			 keepalive;
@@ -59,6 +67,7 @@ struct http_req_head {
 };
 
 struct wpeer;
+struct upstream;
 struct ssl_session_st;
 
 enum up_state {
@@ -70,11 +79,22 @@ enum up_state {
 				   finishing for its verdict (orphan.c) */
 };
 
+/*
+ * What the owner of a connection in use (a request, or the orphan list)
+ * is told: readiness or the end of its timer.  The idle list handles its
+ * own connections.
+ */
+struct up_handlers {
+	void	(*event)(struct upstream *);
+	void	(*timeout)(struct upstream *);
+};
+
 struct upstream {
 	struct io		 io;
 	struct worker		*w;
 	struct wpeer		*wp;
 	struct req		*req;
+	const struct up_handlers *owner;	/* NULL while idle */
 	struct loop_timer	 timer;
 	enum up_state		 state;
 	bool			 reused;	/* came from the idle list */
@@ -143,6 +163,9 @@ struct req {
 	llhttp_t		 parser;
 	bool			 body_done;	/* the whole body was read */
 	uint64_t		 body_bytes;	/* payload read, framing excluded */
+	/* chunk extensions and trailer fields read: bounded like a head */
+	uint64_t		 body_meta_bytes;
+	uint32_t		 trailer_fields;
 	struct buf		 replay;	/* body copy kept for a retry */
 	bool			 replayable;
 

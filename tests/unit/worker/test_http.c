@@ -146,6 +146,190 @@ test_upstream_head(void)
 	http_req_head_free(&h);
 }
 
+static const struct {
+	const char	*host;
+	bool		 valid;
+} hosts[] = {
+	{ "", true }, { "a.test", true }, { "A.TEST:8080", true },
+	{ "a.test:", true }, { "[::1]", true }, { "[::1]:80", true },
+	{ "127.0.0.1:80", true }, { "a%41.test", true },
+	{ "x_y-z~!$&'()*+,;=", true },
+	{ "a b", false }, { "evil.test/x@y", false }, { "user@a.test", false },
+	{ "a.test/", false }, { "[::1", false }, { "[]", false },
+	{ "[::g]", false }, { "[::1]x", false }, { "a.test:80x", false },
+	{ "a.test:80:81", false }, { "a%4", false }, { "a%zz", false },
+	{ "a\tb", false }, { "a\"b", false }, { "a#b", false }, { "a?b", false },
+};
+
+static void
+test_host_valid(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
+		tap_result(http_host_valid(hosts[i].host,
+		    strlen(hosts[i].host)) == hosts[i].valid,
+		    "http: Host \"%s\" is %s", hosts[i].host,
+		    hosts[i].valid ? "valid" : "refused");
+	/* A NUL inside is never part of a name. */
+	CU_ASSERT_FALSE(http_host_valid("a\0b", 3));
+}
+
+/*
+ * What the client's Connection field names is dropped, except the fields
+ * that frame the body and Host: dropping them would send the body
+ * unframed, to be read as a second request.
+ */
+static void
+test_connection_spares_framing(void)
+{
+	struct http_req_head	 h = { .host_field = -1 };
+	struct cfg_peer		 peer = { .addr = { .text = "127.0.0.1:8080" } };
+	struct buf		 b = { 0 };
+
+	CU_ASSERT_EQUAL_FATAL(parse_req(&h, "POST / HTTP/1.1\r\n"
+	    "Host: a.test\r\nConnection: Content-Length, Host, X-A\r\n"
+	    "Content-Length: 5\r\nX-A: 1\r\n\r\n"), 0);
+	CU_ASSERT_EQUAL(http_build_upstream_head(&b, &h, "127.0.0.9", false,
+	    &peer, true), 0);
+	CU_ASSERT_TRUE(buf_is(&b, "POST / HTTP/1.1\r\nHost: a.test\r\n"
+	    "Content-Length: 5\r\nX-Forwarded-For: 127.0.0.9\r\n"
+	    "X-Forwarded-Proto: http\r\n\r\n"));
+	buf_free(&b);
+	CU_ASSERT_EQUAL_FATAL(parse_req(&h, "POST / HTTP/1.1\r\n"
+	    "Host: a.test\r\nConnection: transfer-encoding\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n"), 0);
+	CU_ASSERT_EQUAL(http_build_upstream_head(&b, &h, "127.0.0.9", false,
+	    &peer, true), 0);
+	CU_ASSERT_TRUE(buf_is(&b, "POST / HTTP/1.1\r\nHost: a.test\r\n"
+	    "Transfer-Encoding: chunked\r\nX-Forwarded-For: 127.0.0.9\r\n"
+	    "X-Forwarded-Proto: http\r\n\r\n"));
+	buf_free(&b);
+	http_req_head_free(&h);
+}
+
+/* RFC 9112 §3.2.2: the path goes upstream, the authority is the Host. */
+static void
+test_absolute_form(void)
+{
+	static const struct {
+		const char	*target;
+		const char	*line;		/* as sent upstream */
+		const char	*host;		/* for routes */
+	} cases[] = {
+		{ "http://b.test/x?y=1", "GET /x?y=1 HTTP/1.1\r\n", "b.test" },
+		{ "HTTPS://B.test:8443/", "GET / HTTP/1.1\r\n", "b.test" },
+		{ "http://b.test", "GET / HTTP/1.1\r\n", "b.test" },
+		{ "http://b.test?q", "GET /?q HTTP/1.1\r\n", "b.test" },
+		{ "http://[::1]:80/v6", "GET /v6 HTTP/1.1\r\n", "[::1]" },
+	};
+	static const char *const refused[] = {
+		"http://u@b.test/", "http:///x", "ftp://b.test/", "http:/x",
+		"b.test/x", "http://b%zz/",
+	};
+	struct http_req_head	 h = { .host_field = -1 };
+	struct cfg_peer		 peer = { .addr = { .text = "127.0.0.1:8080" } };
+	struct buf		 b = { 0 };
+	char			 text[256], host[64], want[256];
+	size_t			 i, n;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "GET %s HTTP/1.1\r\n"
+		    "Host: a.test\r\nX: 1\r\n\r\n", cases[i].target);
+		if (!tap_result(parse_req(&h, text) == 0,
+		    "http: absolute-form %s is accepted", cases[i].target))
+			continue;
+		http_request_host(&h, host, sizeof(host));
+		CU_ASSERT_STRING_EQUAL(host, cases[i].host);
+		CU_ASSERT_EQUAL(http_build_upstream_head(&b, &h, "127.0.0.9",
+		    false, &peer, true), 0);
+		n = strlen(cases[i].line);
+		snprintf(want, sizeof(want), "%sHost: %.*s\r\nX: 1\r\n"
+		    "X-Forwarded-For: 127.0.0.9\r\nX-Forwarded-Proto: http"
+		    "\r\n\r\n", cases[i].line,
+		    (int)strcspn(cases[i].target + (cases[i].target[4] ==
+		    ':' ? 7 : 8), "/?"), cases[i].target +
+		    (cases[i].target[4] == ':' ? 7 : 8));
+		tap_result(b.len > n && buf_is(&b, want),
+		    "http: absolute-form %s goes upstream in origin-form",
+		    cases[i].target);
+		buf_free(&b);
+	}
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(text, sizeof(text), "GET %s HTTP/1.1\r\n"
+		    "Host: a.test\r\n\r\n", refused[i]);
+		tap_result(parse_req(&h, text) == 400,
+		    "http: target %s is refused", refused[i]);
+	}
+	http_req_head_free(&h);
+}
+
+/* Faulty framing and nameless fields, which strict llhttp lets by. */
+static void
+test_request_refused(void)
+{
+	struct http_req_head	 h = { .host_field = -1 };
+
+	CU_ASSERT_EQUAL(parse_req(&h, "POST / HTTP/1.0\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n"), 400);
+	CU_ASSERT_EQUAL(parse_req(&h, "GET / HTTP/1.1\r\nHost: a\r\n"
+	    ": b\r\n\r\n"), 400);
+	CU_ASSERT_EQUAL(parse_req(&h, "GET / HTTP/1.1\r\nHost: a b\r\n\r\n"),
+	    400);
+	CU_ASSERT_EQUAL(parse_req(&h, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n"),
+	    0);
+	http_req_head_free(&h);
+}
+
+/*
+ * RFC 9112 §6.3: 1xx, 204, 304 and answers to HEAD end with their head,
+ * whatever they declare; a status outside 100-599 or a reason with
+ * control bytes is no response at all.
+ */
+static void
+test_response_framing(void)
+{
+	static const struct {
+		const char	*text;
+		bool		 head_request;
+		int		 rc;
+		bool		 complete;
+	} cases[] = {
+		{ "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
+		    false, 0, true },
+		{ "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n",
+		    false, 0, true },
+		{ "HTTP/1.1 304 Not Modified\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n", false, 0, true },
+		{ "HTTP/1.1 103 Early Hints\r\nContent-Length: 5\r\n\r\n",
+		    false, 0, true },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+		    true, 0, true },
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+		    false, 0, false },
+		{ "HTTP/1.1 099 No\r\n\r\n", false, -1, false },
+		{ "HTTP/1.1 600 No\r\n\r\n", false, -1, false },
+		{ "HTTP/1.1 200 O\001K\r\n\r\n", false, -1, false },
+		{ "HTTP/1.1 200 OK\r\n: b\r\n\r\n", false, -1, false },
+	};
+	struct http_field	 fields[HTTP_RESP_MAX_FIELDS];
+	struct http_resp_info	 info = { .fields = fields };
+	llhttp_t		 parser;
+	size_t			 i;
+	int			 rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		llhttp_init(&parser, HTTP_RESPONSE,
+		    &settings_owner.resp_settings);
+		rc = http_parse_response(&parser, cases[i].text,
+		    strlen(cases[i].text), cases[i].head_request, &info);
+		if (!tap_result(rc == cases[i].rc && (rc != 0 ||
+		    info.complete == cases[i].complete), "http: response %zu "
+		    "framed as RFC 9112 §6.3 says", i))
+			printf("#   rc %d complete %d\n", rc, info.complete);
+	}
+}
+
 /*
  * n fields "a:b" (5 bytes in the head) come out as "a: b" (6 bytes): with
  * n = 690 the head fits the 4 KiB buffer class and its rebuilt form does
@@ -297,6 +481,12 @@ main(void)
 	CU_add_test(s, "error page", test_error_page);
 	CU_add_test(s, "upstream head", test_upstream_head);
 	CU_add_test(s, "response head", test_response_head);
+	CU_add_test(s, "Host validation", test_host_valid);
+	CU_add_test(s, "Connection spares framing",
+	    test_connection_spares_framing);
+	CU_add_test(s, "absolute-form", test_absolute_form);
+	CU_add_test(s, "requests refused", test_request_refused);
+	CU_add_test(s, "response framing", test_response_framing);
 	CU_add_test(s, "heads that outgrow the first block",
 	    test_heads_outgrow_first_block);
 	CU_add_test(s, "request head storage kept", test_head_storage_kept);
