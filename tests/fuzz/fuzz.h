@@ -10,7 +10,6 @@
 #ifndef SHUNT_FUZZ_H
 #define SHUNT_FUZZ_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,15 +41,6 @@ int	__wrap_getaddrinfo(const char *node, const char *service,
 
 /* The limits a config gets when it sets none: cfg.c's defaults. */
 const struct cfg_limits *fuzz_default_limits(void);
-
-/*
- * SHUNT_FUZZ_SKIP_KNOWN=1 in the environment: the framing checks pass
- * over heads whose Connection field names Host, Content-Length or
- * Transfer-Encoding, a bug already reported (see README.md), so that a
- * long run looks for others.
- */
-bool	fuzz_skip_known(const char *raw, const struct http_field *fields,
-	    size_t n);
 
 /* Stop with a message on stderr: the fuzzer records the input. */
 void	fuzz_fail(const char *fmt, ...)

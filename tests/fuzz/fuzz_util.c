@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "buf.h"
 #include "cfg.h"
@@ -62,41 +61,6 @@ fuzz_default_limits(void)
 		loaded = 1;
 	}
 	return &lim;
-}
-
-/* Does v[0, len) contain word, in any case? */
-static bool
-fuzz_has_word(const char *v, size_t len, const char *word)
-{
-	size_t	 wlen = strlen(word), i;
-
-	for (i = 0; i + wlen <= len; i++)
-		if (strncasecmp(v + i, word, wlen) == 0)
-			return true;
-	return false;
-}
-
-bool
-fuzz_skip_known(const char *raw, const struct http_field *fields, size_t n)
-{
-	static int		 skip = -1;
-	const struct http_field	*f;
-	size_t			 i;
-
-	if (skip == -1)
-		skip = getenv("SHUNT_FUZZ_SKIP_KNOWN") != NULL &&
-		    *getenv("SHUNT_FUZZ_SKIP_KNOWN") != '\0';
-	for (i = 0; skip && i < n; i++) {
-		f = &fields[i];
-		if (f->name_len == 10 && strncasecmp(raw + f->name_off,
-		    "connection", 10) == 0 && (fuzz_has_word(raw +
-		    f->value_off, f->value_len, "host") || fuzz_has_word(raw +
-		    f->value_off, f->value_len, "content-length") ||
-		    fuzz_has_word(raw + f->value_off, f->value_len,
-		    "transfer-encoding")))
-			return true;
-	}
-	return false;
 }
 
 void
