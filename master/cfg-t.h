@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "log-t.h"
+
 #define CFG_ERR_MSG_MAX 512
 
 /* OpenSSL's SSL_CTX, kept opaque here: only tls_cfg.c and tls.c see it. */
@@ -30,13 +32,6 @@ struct cfg_error {
 	int	 line;
 	int	 column;
 	char	 msg[CFG_ERR_MSG_MAX];
-};
-
-enum cfg_log_level {
-	CFG_LOG_ERROR = 0,
-	CFG_LOG_WARN,
-	CFG_LOG_INFO,
-	CFG_LOG_DEBUG,
 };
 
 enum cfg_balance {

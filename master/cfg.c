@@ -22,12 +22,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "cfg.h"
 #include "jsonpos.h"
+#include "store-t.h"
 #include "tls_cfg.h"
 #include "units.h"
 
@@ -699,6 +701,14 @@ static int
 cfg_sub_peer_addr(struct cfg_ctx *ctx, json_t *v, const char *path,
     void *base)
 {
+	size_t	 len;
+
+	/* Before resolving: the store keys peers by the address as written. */
+	if (json_is_string(v) &&
+	    (len = strlen(json_string_value(v))) >= STORE_ADDR_MAX)
+		return cfg_fail(ctx, path, "address \"%.20s...\" is %zu bytes "
+		    "long: at most %d fit the health store",
+		    json_string_value(v), len, STORE_ADDR_MAX - 1);
 	return cfg_parse_addr(ctx, v, path, 0, &((struct cfg_peer *)base)->addr);
 }
 
@@ -726,26 +736,72 @@ static const struct cfg_key peer_keys[] = {
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL, 0, NULL }
 };
 
-static int
-cfg_sub_peers(struct cfg_ctx *ctx, json_t *v, const char *path, void *base)
+/*
+ * The peers of one pool by address, hashed, so that a pool of 100,000
+ * peers is checked for duplicates in linear time, not 5 * 10^9 compares.
+ * A slot holds a peer's index + 1; 0 is empty.  At most half full.
+ */
+struct cfg_addr_set {
+	size_t	*slots;
+	size_t	 mask;
+};
+
+static size_t
+cfg_addr_hash(const struct cfg_addr *a)
 {
-	struct cfg_pool	*pool = base;
+	const unsigned char	*p = (const unsigned char *)&a->sa;
+	uint64_t		 h = 1469598103934665603ULL;	/* FNV-1a */
+	socklen_t		 i;
+
+	for (i = 0; i < a->salen; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+static int
+cfg_addr_set_init(struct cfg_addr_set *set, size_t n)
+{
+	size_t	 nslots = 16;
+
+	while (nslots < 2 * n)
+		nslots *= 2;
+	set->mask = nslots - 1;
+	set->slots = calloc(nslots, sizeof(*set->slots));
+	return set->slots != NULL ? 0 : -1;
+}
+
+/*
+ * Add pool->peers[i]: -1 (and nothing added) when an earlier peer has the
+ * same address, *first then names the earliest such peer.
+ */
+static int
+cfg_addr_set_add(struct cfg_addr_set *set, const struct cfg_pool *pool,
+    size_t i, size_t *first)
+{
+	const struct cfg_addr	*a = &pool->peers[i].addr;
+	size_t			 h = cfg_addr_hash(a) & set->mask;
+
+	for (; set->slots[h] != 0; h = (h + 1) & set->mask) {
+		if (cfg_sockaddr_equal(&pool->peers[set->slots[h] - 1].addr,
+		    a)) {
+			*first = set->slots[h] - 1;
+			return -1;
+		}
+	}
+	set->slots[h] = i + 1;
+	return 0;
+}
+
+static int
+cfg_peers_walk(struct cfg_ctx *ctx, json_t *v, const char *path,
+    struct cfg_pool *pool, struct cfg_addr_set *set)
+{
 	struct cfg_peer	*peer;
 	const char	*tls_only[] = { "sni", "verify", "ca_file" };
 	json_t		*pv;
 	char		*child, *key;
 	size_t		 i, j, nprimary = 0;
 
-	if (!json_is_array(v))
-		return cfg_fail(ctx, path, "expected an array of peers, got %s",
-		    cfg_json_type(v));
-	if (json_array_size(v) == 0)
-		return cfg_fail(ctx, path, "pool \"%s\" has no peers: add at "
-		    "least one {\"address\": \"host:port\"}", pool->name);
-	pool->npeers = json_array_size(v);
-	if ((pool->peers = cfg_alloc(ctx->cfg, pool->npeers *
-	    sizeof(*pool->peers))) == NULL)
-		return cfg_nomem(ctx);
 	json_array_foreach(v, i, pv) {
 		peer = &pool->peers[i];
 		peer->index = i;
@@ -780,10 +836,7 @@ cfg_sub_peers(struct cfg_ctx *ctx, json_t *v, const char *path, void *base)
 			}
 			free(key);
 		}
-		for (j = 0; j < i; j++) {
-			if (!cfg_sockaddr_equal(&pool->peers[j].addr,
-			    &peer->addr))
-				continue;
+		if (cfg_addr_set_add(set, pool, i, &j) == -1) {
 			key = jpos_path_key(child, "address");
 			cfg_fail(ctx, key ? key : child, "duplicate peer \"%s\" "
 			    "in pool \"%s\": the same address as %s[%zu]",
@@ -800,6 +853,29 @@ cfg_sub_peers(struct cfg_ctx *ctx, json_t *v, const char *path, void *base)
 		return cfg_fail(ctx, path, "every peer of pool \"%s\" is a "
 		    "backup: at least one must be a primary", pool->name);
 	return 0;
+}
+
+static int
+cfg_sub_peers(struct cfg_ctx *ctx, json_t *v, const char *path, void *base)
+{
+	struct cfg_pool		*pool = base;
+	struct cfg_addr_set	 set;
+	int			 rc;
+
+	if (!json_is_array(v))
+		return cfg_fail(ctx, path, "expected an array of peers, got %s",
+		    cfg_json_type(v));
+	if (json_array_size(v) == 0)
+		return cfg_fail(ctx, path, "pool \"%s\" has no peers: add at "
+		    "least one {\"address\": \"host:port\"}", pool->name);
+	pool->npeers = json_array_size(v);
+	if ((pool->peers = cfg_alloc(ctx->cfg, pool->npeers *
+	    sizeof(*pool->peers))) == NULL ||
+	    cfg_addr_set_init(&set, pool->npeers) == -1)
+		return cfg_nomem(ctx);
+	rc = cfg_peers_walk(ctx, v, path, pool, &set);
+	free(set.slots);
+	return rc;
 }
 
 #define POOL(f) offsetof(struct cfg_pool, f)
@@ -864,6 +940,14 @@ cfg_sub_pools(struct cfg_ctx *ctx, json_t *v, const char *path, void *base)
 			cfg_fail_at(ctx, child, CFG_AT_KEY, path, "pool name "
 			    "\"%s\" may only contain letters, digits, '.', "
 			    "'_' and '-'", name);
+			free(child);
+			return -1;
+		}
+		if (strlen(name) >= STORE_NAME_MAX) {
+			cfg_fail_at(ctx, child, CFG_AT_KEY, path, "pool name "
+			    "\"%.20s...\" is %zu bytes long: at most %d fit "
+			    "the health store", name, strlen(name),
+			    STORE_NAME_MAX - 1);
 			free(child);
 			return -1;
 		}
@@ -1082,8 +1166,9 @@ cfg_sub_listeners(struct cfg_ctx *ctx, json_t *v, const char *path,
 
 #define TOP(f) offsetof(struct shunt_config, f)
 static const struct cfg_key top_keys[] = {
-	{ "workers", CFG_UINT, TOP(workers), NULL, 1, 1024, NULL, NULL, 0,
-	    NULL },
+	{ "workers", CFG_UINT, TOP(workers), NULL, 1, STORE_WORKERS_MAX,
+	    NULL, NULL, 0, "the health store keeps the pids of at most "
+	    "64 workers" },
 	{ "user", CFG_STRING, TOP(user), NULL, 0, 0, NULL, NULL, 0, NULL },
 	{ "group", CFG_STRING, TOP(group), NULL, 0, 0, NULL, NULL, 0, NULL },
 	{ "pid_file", CFG_PATH, TOP(pid_file), NULL, 0, 0, NULL, NULL, 0,
@@ -1187,6 +1272,48 @@ cfg_tls(struct cfg_ctx *ctx)
 	return 0;
 }
 
+/* --- what start would trip over in the file system ------------------------ */
+
+/*
+ * What -t can tell without creating anything: a state_dir that is not a
+ * directory, a log file that is one, a path through a file.  Missing
+ * files are fine (start creates state_dir and the logs); unreadable ones
+ * are left to start, which runs with other rights than -t may.
+ */
+static int
+cfg_check_path(struct cfg_ctx *ctx, const char *key, const char *file,
+    bool want_dir)
+{
+	struct stat	 st;
+
+	if (file == NULL)
+		return 0;
+	if (stat(file, &st) == -1) {
+		if (errno == ENOTDIR)
+			return cfg_fail(ctx, key, "\"%s\": a component of the "
+			    "path is not a directory", file);
+		return 0;
+	}
+	if (want_dir && !S_ISDIR(st.st_mode))
+		return cfg_fail(ctx, key, "\"%s\" is not a directory", file);
+	if (!want_dir && S_ISDIR(st.st_mode))
+		return cfg_fail(ctx, key, "\"%s\" is a directory, not a log "
+		    "file", file);
+	return 0;
+}
+
+static int
+cfg_check_files(struct cfg_ctx *ctx)
+{
+	const struct shunt_config	*cfg = ctx->cfg;
+
+	if (cfg_check_path(ctx, "state_dir", cfg->state_dir, true) != 0 ||
+	    cfg_check_path(ctx, "log.error", cfg->log.error, false) != 0 ||
+	    cfg_check_path(ctx, "log.access", cfg->log.access, false) != 0)
+		return -1;
+	return 0;
+}
+
 /* --- second pass: rules across objects ------------------------------------ */
 
 static int
@@ -1255,10 +1382,15 @@ cfg_check(struct cfg_ctx *ctx)
 	if (cfg->workers == 0) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		cfg->workers = ncpu > 0 ? (uint64_t)ncpu : 1;
+		/* A bigger box than the store has slots for. */
+		if (cfg->workers > STORE_WORKERS_MAX)
+			cfg->workers = STORE_WORKERS_MAX;
 	}
 	if (cfg->state_dir == NULL &&
 	    (cfg->state_dir = cfg_strdup(cfg, SHUNT_STATE_DIR)) == NULL)
 		return cfg_nomem(ctx);
+	if (cfg_check_files(ctx) != 0)
+		return -1;
 	return cfg_tls(ctx);
 }
 

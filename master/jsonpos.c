@@ -1,3 +1,4 @@
+/* jsonpos.c: the position of every value of a JSON text, by path. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -234,11 +235,87 @@ struct jpos_seen {
 	int	 line, col;
 };
 
+/*
+ * The keys of one object seen so far, hashed: an object with 100,000 keys
+ * (pools) must not cost 10^10 comparisons.  Slots hold index + 1 into
+ * keys; 0 is empty.  Open addressing, at most half full.
+ */
+struct jpos_keys {
+	struct jpos_seen	*keys;
+	size_t			 n, cap;
+	size_t			*slots;
+	size_t			 nslots;	/* a power of two */
+};
+
+static size_t
+jpos_hash(const char *key)
+{
+	uint64_t	 h = 1469598103934665603ULL;	/* FNV-1a */
+
+	for (; *key != '\0'; key++)
+		h = (h ^ (unsigned char)*key) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+/* The slot of key: where it is, or the empty one where it would go. */
+static size_t *
+jpos_keys_slot(const struct jpos_keys *k, const char *key)
+{
+	size_t	 i = jpos_hash(key) & (k->nslots - 1);
+
+	while (k->slots[i] != 0 &&
+	    strcmp(k->keys[k->slots[i] - 1].key, key) != 0)
+		i = (i + 1) & (k->nslots - 1);
+	return &k->slots[i];
+}
+
+static int
+jpos_keys_grow(struct jpos_keys *k)
+{
+	struct jpos_seen	*keys;
+	size_t			*slot, i, nslots;
+
+	if (k->n == k->cap) {
+		if ((keys = reallocarray(k->keys, k->cap ? k->cap * 2 : 8,
+		    sizeof(*keys))) == NULL)
+			return -1;
+		k->keys = keys;
+		k->cap = k->cap ? k->cap * 2 : 8;
+	}
+	if ((k->n + 1) * 2 <= k->nslots)
+		return 0;
+	nslots = k->nslots ? k->nslots * 2 : 16;
+	free(k->slots);
+	if ((k->slots = calloc(nslots, sizeof(*k->slots))) == NULL) {
+		k->nslots = 0;
+		return -1;
+	}
+	k->nslots = nslots;
+	for (i = 0; i < k->n; i++) {
+		slot = jpos_keys_slot(k, k->keys[i].key);
+		if (*slot == 0)
+			*slot = i + 1;
+	}
+	return 0;
+}
+
+static void
+jpos_keys_free(struct jpos_keys *k)
+{
+	size_t	 i;
+
+	for (i = 0; i < k->n; i++)
+		free(k->keys[i].key);
+	free(k->keys);
+	free(k->slots);
+}
+
 static void
 jpos_object(struct jpos_scanner *s, const char *path)
 {
-	struct jpos_seen	*seen = NULL, *grown;
-	size_t			 nseen = 0, i;
+	struct jpos_keys	 seen = { NULL, 0, 0, NULL, 0 };
+	const struct jpos_seen	*first;
+	size_t			*slot;
 	char			*key, *child;
 	int			 kl, kc;
 
@@ -251,26 +328,27 @@ jpos_object(struct jpos_scanner *s, const char *path)
 			s->status = -1;
 			break;
 		}
-		for (i = 0; i < nseen && strcmp(seen[i].key, key) != 0; i++)
-			;
-		if (i < nseen && s->dup != NULL) {
+		if (jpos_keys_grow(&seen) == -1) {
+			free(key);
+			s->status = -1;
+			break;
+		}
+		slot = jpos_keys_slot(&seen, key);
+		if (*slot != 0 && s->dup != NULL) {
+			first = &seen.keys[*slot - 1];
 			s->dup->parent = strdup(path);
 			s->dup->key = key;
-			s->dup->first_line = seen[i].line;
-			s->dup->first_col = seen[i].col;
+			s->dup->first_line = first->line;
+			s->dup->first_col = first->col;
 			s->dup->line = kl;
 			s->dup->col = kc;
 			s->status = s->dup->parent ? 1 : -1;
 			break;
 		}
-		grown = realloc(seen, (nseen + 1) * sizeof(*seen));
-		if (grown == NULL) {
-			free(key);
-			s->status = -1;
-			break;
-		}
-		seen = grown;
-		seen[nseen++] = (struct jpos_seen){ key, kl, kc };
+		/* A repeated key (no dup wanted) stays the first one's. */
+		seen.keys[seen.n++] = (struct jpos_seen){ key, kl, kc };
+		if (*slot == 0)
+			*slot = seen.n;
 		jpos_ws(s);
 		jpos_advance(s);	/* ':' */
 		jpos_ws(s);
@@ -287,9 +365,7 @@ jpos_object(struct jpos_scanner *s, const char *path)
 		}
 	}
 	jpos_advance(s);
-	for (i = 0; i < nseen; i++)
-		free(seen[i].key);
-	free(seen);
+	jpos_keys_free(&seen);
 }
 
 static void

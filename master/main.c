@@ -121,7 +121,7 @@ serve(struct shunt_config *cfg, const char *pidfile_arg, bool pid_from_cfg,
 	char			 err[512];
 	const char		*pidfile = NULL;
 	pid_t			 holder;
-	int			 ready = -1, rc = 1;
+	int			 ready = -1, rc = 1, lock = -1;
 
 	/* Our own copy: a reload frees the config the path points into. */
 	memset(&pf, 0, sizeof(pf));
@@ -149,8 +149,13 @@ serve(struct shunt_config *cfg, const char *pidfile_arg, bool pid_from_cfg,
 		fprintf(stderr, "shunt: %s\n", err);
 		goto done;
 	}
+	/* Before the store is touched: a second master would prune ours. */
+	if (state_lock(cfg->state_dir, &lock, err, sizeof(err)) == -1) {
+		fprintf(stderr, "shunt: %s\n", err);
+		goto done;
+	}
 	/* Before any fork: the master must not hold the store across it. */
-	if (state_publish(cfg, 1, false, err, sizeof(err)) == -1 ||
+	if (state_publish(cfg, &privs, 1, false, err, sizeof(err)) == -1 ||
 	    privs_own_files(&privs, cfg, err, sizeof(err)) == -1) {
 		fprintf(stderr, "shunt: %s\n", err);
 		goto done;
@@ -165,6 +170,9 @@ serve(struct shunt_config *cfg, const char *pidfile_arg, bool pid_from_cfg,
 		fprintf(stderr, "shunt: cannot detach: %s\n", strerror(errno));
 		goto done;
 	}
+	/* The lock came along through the forks; the pid in it did not. */
+	if (ready != -1)
+		state_lock_note_pid(lock);
 	/* Before the pid file: a -s that finds it must find us listening. */
 	if (sig_master_init() == -1) {
 		fprintf(stderr, "shunt: cannot set up signals: %s\n",
@@ -182,12 +190,13 @@ serve(struct shunt_config *cfg, const char *pidfile_arg, bool pid_from_cfg,
 			log_use_syslog();
 		daemon_ready(ready);
 	}
-	rc = proc_run(&cfg, &ls, &privs, &pf);
+	rc = proc_run(&cfg, &ls, &privs, &pf, &lock);
 	if (pf.path[0] != '\0' && pidfile_remove(pf.path) == -1 &&
 	    errno != ENOENT)
 		log_warn("cannot remove pid file %s", pf.path);
 done:
 	listen_close(ls);
+	state_unlock(lock);
 	cfg_free(cfg);
 	return rc;
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "clock.h"
 #include "listen.h"
 #include "log.h"
 #include "pidfile.h"
@@ -64,6 +65,7 @@ struct proc_master {
 	struct listen_set		*ls;
 	struct privs			 privs;
 	struct proc_pidfile		*pid;
+	int				 lock;		/* state_dir's lock */
 	uint64_t			 generation;	/* of cfg, 1 at start */
 	struct proc_worker		*workers;	/* of this generation */
 	unsigned			 nworkers;
@@ -72,21 +74,6 @@ struct proc_master {
 	enum proc_state			 state;
 	uint64_t			 deadline_ms;	/* of this stop phase */
 };
-
-static uint64_t
-proc_now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-proc_add_ms(uint64_t a, uint64_t b)
-{
-	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
 
 /* Workers of every generation still running. */
 static unsigned
@@ -110,7 +97,7 @@ proc_state(struct proc_master *m)
 	for (i = 0; i < n; i++)
 		pids[i] = m->workers[i].pid == -1 ? 0 :
 		    (int32_t)m->workers[i].pid;
-	state_workers(m->cfg, pids, n);
+	state_workers(m->cfg, &m->privs, pids, n);
 }
 
 static void
@@ -139,6 +126,8 @@ proc_worker_child(struct proc_master *m, unsigned slot)
 	int	*fds, rc;
 
 	sig_child_reset();
+	/* A worker outliving its master must not keep state_dir locked. */
+	state_unlock(m->lock);
 	listen_keep_slot(m->ls, slot, m->nworkers);
 	if ((fds = listen_worker_fds(m->ls, slot, m->nworkers, &nfds)) ==
 	    NULL) {
@@ -168,7 +157,7 @@ proc_spawn(struct proc_master *m, struct proc_worker *w)
 	if (pid == 0)
 		proc_worker_child(m, w->slot);
 	w->pid = pid;
-	w->started_ms = proc_now_ms();
+	w->started_ms = clock_mono_ms();
 	w->respawn = false;
 	log_info("worker %d started (slot %u)", (int)pid, w->slot);
 	return 0;
@@ -184,7 +173,7 @@ proc_backoff(struct proc_worker *w, uint64_t now)
 	else
 		w->backoff_ms = PROC_BACKOFF_MAX_MS;
 	w->respawn = true;
-	w->respawn_ms = proc_add_ms(now, w->backoff_ms);
+	w->respawn_ms = add_sat_u64(now, w->backoff_ms);
 }
 
 static void
@@ -255,7 +244,7 @@ proc_retired(struct proc_master *m, pid_t pid, int status)
 static void
 proc_reap(struct proc_master *m)
 {
-	uint64_t	 now = proc_now_ms();
+	uint64_t	 now = clock_mono_ms();
 	pid_t		 pid;
 	unsigned	 i;
 	int		 status;
@@ -363,13 +352,13 @@ proc_stop(struct proc_master *m, enum proc_state how, uint64_t now)
 	listen_close(m->ls);
 	m->ls = NULL;
 	if (how == PROC_QUITTING) {
-		deadline = proc_add_ms(now, proc_add_ms(proc_shutdown_ms(m->cfg),
+		deadline = add_sat_u64(now, add_sat_u64(proc_shutdown_ms(m->cfg),
 		    PROC_STOP_MARGIN_MS));
 		log_info("graceful stop: waiting up to %llums for %u workers",
 		    (unsigned long long)(deadline - now), proc_nrunning(m));
 		proc_signal_all(m, SIGTERM);
 	} else {
-		deadline = proc_add_ms(now, PROC_FAST_STOP_MS);
+		deadline = add_sat_u64(now, PROC_FAST_STOP_MS);
 		if (m->state != PROC_RUNNING && m->deadline_ms < deadline)
 			deadline = m->deadline_ms;
 		log_info("fast stop: %u workers", proc_nrunning(m));
@@ -397,7 +386,7 @@ proc_escalate(struct proc_master *m, uint64_t now)
 			    m->workers[i].slot);
 	proc_signal_all(m, SIGKILL);
 	m->state = PROC_KILLING;
-	m->deadline_ms = proc_add_ms(now, PROC_KILL_WAIT_MS);
+	m->deadline_ms = add_sat_u64(now, PROC_KILL_WAIT_MS);
 	return 0;
 }
 
@@ -461,7 +450,7 @@ proc_retire(struct proc_master *m, uint64_t now)
 	uint64_t		 kill_ms;
 	unsigned		 i;
 
-	kill_ms = proc_add_ms(now, proc_add_ms(proc_shutdown_ms(m->cfg),
+	kill_ms = add_sat_u64(now, add_sat_u64(proc_shutdown_ms(m->cfg),
 	    PROC_STOP_MARGIN_MS));
 	for (i = 0; i < m->nworkers; i++) {
 		if (m->workers[i].pid == -1)
@@ -530,6 +519,7 @@ proc_reload(struct proc_master *m, uint64_t now)
 	char			 err[CFG_ERR_MSG_MAX + 512];
 	size_t			 first, j;
 	unsigned		 i;
+	int			 lock = -1;
 	bool			 same_dir;
 
 	log_info("reloading %s", old_cfg->file);
@@ -552,7 +542,10 @@ proc_reload(struct proc_master *m, uint64_t now)
 		goto fail;
 	}
 	same_dir = strcmp(cfg->state_dir, old_cfg->state_dir) == 0;
-	if (state_publish(cfg, m->generation + 1, same_dir, err,
+	if (!state_lock_current(m->lock, cfg->state_dir) &&
+	    state_lock(cfg->state_dir, &lock, err, sizeof(err)) == -1)
+		goto fail;
+	if (state_publish(cfg, &privs, m->generation + 1, same_dir, err,
 	    sizeof(err)) == -1 ||
 	    privs_own_files(&privs, cfg, err, sizeof(err)) == -1)
 		goto fail;
@@ -561,6 +554,10 @@ proc_reload(struct proc_master *m, uint64_t now)
 		    "there", old_cfg->state_dir, cfg->state_dir);
 
 	/* Committed.  From here on nothing fails back to the old config. */
+	if (lock != -1) {
+		state_unlock(m->lock);
+		m->lock = lock;
+	}
 	first = proc_retire(m, now);
 	listen_commit(ls, m->ls);
 	listen_close(m->ls);
@@ -600,6 +597,7 @@ fail:
 	    "%s", err);
 	free(workers);
 	listen_close(ls);
+	state_unlock(lock);
 	cfg_free(cfg);
 }
 
@@ -636,7 +634,7 @@ proc_start(struct proc_master *m)
 
 int
 proc_run(struct shunt_config **cfgp, struct listen_set **lsp,
-    const struct privs *privs, struct proc_pidfile *pid)
+    const struct privs *privs, struct proc_pidfile *pid, int *lock)
 {
 	struct proc_master	 m;
 	struct sig_events	 ev;
@@ -648,6 +646,7 @@ proc_run(struct shunt_config **cfgp, struct listen_set **lsp,
 	m.ls = *lsp;
 	m.privs = *privs;
 	m.pid = pid;
+	m.lock = *lock;
 	m.generation = 1;
 	m.nworkers = (unsigned)m.cfg->workers;
 	if ((m.workers = proc_workers_new(m.nworkers)) == NULL) {
@@ -659,9 +658,9 @@ proc_run(struct shunt_config **cfgp, struct listen_set **lsp,
 		return 1;
 	}
 	for (;;) {
-		sig_wait(proc_sleep_ms(&m, proc_now_ms()));
+		sig_wait(proc_sleep_ms(&m, clock_mono_ms()));
 		sig_take(&ev);
-		now = proc_now_ms();
+		now = clock_mono_ms();
 		if (ev.child)
 			proc_reap_and_record(&m);
 		if (ev.quit)
@@ -689,5 +688,6 @@ proc_run(struct shunt_config **cfgp, struct listen_set **lsp,
 	free(m.retiring);
 	*cfgp = m.cfg;
 	*lsp = m.ls;
+	*lock = m.lock;
 	return rc;
 }

@@ -43,6 +43,11 @@ struct proc_pidfile {
  * its slot; when it had lived less than a second the slot waits first,
  * 1s, 2s, 4s... up to 30s, until a worker outlives that second again.
  *
+ * *lock is the master's lock on cfg->state_dir (state_lock()): workers
+ * close their copy, and a reload to another state_dir, or into one
+ * removed and created again, takes the new one's lock first and then
+ * releases the old (on return *lock is the one held).
+ *
  * Workers drop to privs right after fork.  Expects sig_master_init() to
  * have run and no LMDB environment or epoll loop open.  Returns the
  * master's exit status: 0 once every worker is gone after a stop; 1 if
@@ -53,6 +58,6 @@ struct proc_pidfile {
  * `shunt -s` and init scripts, which read the config, still find us.
  */
 int	proc_run(struct shunt_config **cfg, struct listen_set **ls,
-	    const struct privs *privs, struct proc_pidfile *pid);
+	    const struct privs *privs, struct proc_pidfile *pid, int *lock);
 
 #endif /* SHUNT_PROC_H */

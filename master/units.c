@@ -1,3 +1,4 @@
+/* units.c: parsing durations and sizes of the config. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif

@@ -1,3 +1,4 @@
+/* failure.c: the names of the failure kinds, and which blame the peer. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif

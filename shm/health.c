@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "health.h"
 
 #define HEALTH_BACKOFF_CAP_MS	(10 * 60 * 1000ULL)
@@ -34,12 +35,6 @@ static uint32_t
 inc32(uint32_t v)
 {
 	return v == UINT32_MAX ? v : v + 1;
-}
-
-static uint64_t
-add64(uint64_t a, uint64_t b)
-{
-	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
 /* The state shuntctl shows, encoded as in an event's from/to. */
@@ -254,7 +249,7 @@ health_on_failure(struct store_peer *p, const struct health_params *hp,
 	p->health = HEALTH_DOWN;
 	p->ejections = inc32(p->ejections);
 	p->backoff_level = inc32(p->backoff_level);
-	p->down_until_ms = add64(now_ms, health_down_ms(hp, p->backoff_level));
+	p->down_until_ms = add_sat_u64(now_ms, health_down_ms(hp, p->backoff_level));
 	clear_probe(p);
 	/* Down says more than suspect; the probe takes over from the trial. */
 	clear_suspect(p);
@@ -475,8 +470,8 @@ void
 health_add_counters(struct store_peer *p, uint64_t requests,
     uint64_t failures)
 {
-	p->requests = add64(p->requests, requests);
-	p->failures = add64(p->failures, failures);
+	p->requests = add_sat_u64(p->requests, requests);
+	p->failures = add_sat_u64(p->failures, failures);
 }
 
 bool

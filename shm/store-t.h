@@ -62,6 +62,8 @@ enum admin_state {
 	ADMIN_DISABLED,		/* no new requests; idle connections closed */
 };
 
+/* Limits the config is checked against (cfg.c): keys and meta slots. */
+#define STORE_WORKERS_MAX	64	/* worker pid slots in store_meta */
 #define STORE_NAME_MAX		64	/* pool names, with the NUL */
 #define STORE_ADDR_MAX		64	/* "host:port" as configured */
 #define STORE_DETAIL_MAX	96

@@ -20,6 +20,7 @@
 
 #include <lmdb.h>
 
+#include "clock.h"
 #include "health.h"
 #include "store.h"
 
@@ -58,42 +59,8 @@ struct store {
 	pid_t		 pid;		/* the opener */
 };
 
-enum store_op {
-	STORE_OP_FAILURE,
-	STORE_OP_SUCCESS,
-	STORE_OP_CLAIM,
-	STORE_OP_RELEASE,
-	STORE_OP_ADMIN,
-	STORE_OP_RESET,
-	STORE_OP_STALL,
-	STORE_OP_CONNECTED,
-	STORE_OP_CLAIM_TRIAL,
-	STORE_OP_RELEASE_TRIAL,
-};
-
-struct store_op_args {
-	enum store_op			 op;
-	const struct health_params	*hp;
-	enum failure_kind		 kind;
-	const char			*detail;
-	enum admin_state		 admin;
-	int32_t				 pid;
-	uint64_t			 now_ms;
-	bool				 trial;	/* the connect was the trial */
-	bool				*got;	/* the trial: won or handed */
-};
-
-static uint64_t
-store_now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static int
-store_mkdirs(const char *dir)
+int
+store_make_dir(const char *dir)
 {
 	char		 path[PATH_MAX], *p;
 	struct stat	 st;
@@ -132,10 +99,32 @@ store_is_corrupt(int rc)
 	    rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND;
 }
 
+/* A key of store.h's list, of this layout version or any other. */
+static bool
+store_key_ours(const MDB_val *k)
+{
+	static const char *const pfx[] = { "event/", "peer/" };
+	static const char *const names[] = { "meta", "dir" };
+	size_t	 i, len;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (k->mv_size == strlen(names[i]) &&
+		    memcmp(k->mv_data, names[i], k->mv_size) == 0)
+			return true;
+	for (i = 0; i < sizeof(pfx) / sizeof(pfx[0]); i++) {
+		len = strlen(pfx[i]);
+		if (k->mv_size > len && memcmp(k->mv_data, pfx[i], len) == 0)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Walk every record once: a damaged tree shows as MDB_CORRUPTED or
  * MDB_PAGE_NOTFOUND here, at the master's start, rather than later in a
- * worker.  The store is small (a few hundred records).
+ * worker; a key no shunt writes says the environment is another
+ * program's (state_dir pointed at the wrong directory), which is not
+ * ours to move aside or to add to.
  */
 static int
 store_walk(MDB_txn *txn, MDB_dbi dbi)
@@ -147,9 +136,54 @@ store_walk(MDB_txn *txn, MDB_dbi dbi)
 	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
 		return rc;
 	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0)
-		;
+		if (!store_key_ours(&k)) {
+			rc = STORE_FOREIGN;
+			break;
+		}
 	mdb_cursor_close(c);
 	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/*
+ * Every process maps the store alike: the largest size any of them ever
+ * set, which LMDB keeps in the file (a commit persists a map grown by
+ * store_grow()), and never less than STORE_MAP_SIZE.  A process opening
+ * with less than the data would otherwise find the map full at once.
+ */
+static int
+store_adopt_map(MDB_env *env)
+{
+	MDB_envinfo	 info;
+	int		 rc;
+
+	if ((rc = mdb_env_set_mapsize(env, 0)) != 0 ||
+	    (rc = mdb_env_info(env, &info)) != 0)
+		return rc;
+	if (info.me_mapsize < STORE_MAP_SIZE)
+		rc = mdb_env_set_mapsize(env, STORE_MAP_SIZE);
+	return rc;
+}
+
+/*
+ * A write found the map full (a very large config): double it, up to
+ * STORE_MAP_SIZE_MAX, for the caller to run its transaction again.  Not
+ * while the request-path read transaction is active: the remap would
+ * pull its pages away.  The new size reaches the file with the next
+ * commit; other processes adopt it on MDB_MAP_RESIZED.
+ */
+static int
+store_grow(struct store *s)
+{
+	MDB_envinfo	 info;
+	int		 rc;
+
+	if (s->ractive)
+		return MDB_MAP_FULL;
+	if ((rc = mdb_env_info(s->env, &info)) != 0)
+		return rc;
+	if (info.me_mapsize >= STORE_MAP_SIZE_MAX)
+		return MDB_MAP_FULL;
+	return mdb_env_set_mapsize(s->env, info.me_mapsize * 2);
 }
 
 static int
@@ -178,6 +212,8 @@ store_open_env(struct store *s, const char *dir, int flags)
 		rc = errno;
 		goto fail;
 	}
+	if ((rc = store_adopt_map(s->env)) != 0)
+		goto fail;
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
 		goto fail;
 	rc = mdb_dbi_open(txn, NULL, 0, &s->dbi);
@@ -191,6 +227,37 @@ fail:
 	mdb_env_close(s->env);
 	s->env = NULL;
 	return rc;
+}
+
+/*
+ * LMDB opens its files by name, following links, and as the first user
+ * of a lock file truncates and rewrites it.  The worker user owns the
+ * directory: a lock.mdb it made a link to /etc/passwd would have a root
+ * master or a root shuntctl overwrite that.  A missing file is fine
+ * (LMDB creates it).
+ */
+static int
+store_check_files(const char *dir)
+{
+	static const char *const names[] = { "data.mdb", "lock.mdb" };
+	char		 path[PATH_MAX];
+	struct stat	 st;
+	size_t		 i;
+	int		 n;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		n = snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (n < 0 || (size_t)n >= sizeof(path))
+			return ENAMETOOLONG;
+		if (lstat(path, &st) == -1) {
+			if (errno == ENOENT)
+				continue;
+			return errno;
+		}
+		if (!S_ISREG(st.st_mode))
+			return STORE_NOT_FILE;
+	}
+	return 0;
 }
 
 /* Move a data file LMDB refused out of the way, keeping it for study. */
@@ -230,7 +297,7 @@ store_open(struct store **out, const char *dir, int flags)
 	    ((flags & STORE_CREATE) && (flags & STORE_RDONLY)))
 		return EINVAL;
 	if (flags & STORE_CREATE) {
-		if ((rc = store_mkdirs(dir)) != 0)
+		if ((rc = store_make_dir(dir)) != 0)
 			return rc;
 	} else {
 		/* LMDB would create the files in any existing directory. */
@@ -240,6 +307,8 @@ store_open(struct store **out, const char *dir, int flags)
 		if (access(path, F_OK) == -1)
 			return errno;
 	}
+	if ((rc = store_check_files(dir)) != 0)
+		return rc;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return ENOMEM;
 	s->pid = getpid();
@@ -285,6 +354,13 @@ store_strerror(int rc)
 		return "store data file was corrupt: moved aside and recreated";
 	case STORE_FORKED:
 		return "store handle used in another process than its opener";
+	case STORE_FOREIGN:
+		return "data.mdb is an LMDB environment of another program "
+		    "(keys no shunt writes): point state_dir elsewhere, or "
+		    "remove it";
+	case STORE_NOT_FILE:
+		return "data.mdb or lock.mdb is a symbolic link or not a "
+		    "regular file: refusing to open it";
 	default:
 		return mdb_strerror(rc);
 	}
@@ -567,71 +643,22 @@ out:
 	return rc;
 }
 
-static void
-store_dir_fill(struct store_dir_entry *e, const struct cfg_pool *pool,
-    size_t pi, const struct cfg_peer *peer, size_t ei)
-{
-	memset(e, 0, sizeof(*e));
-	memcpy(e->pool, pool->name, strlen(pool->name) + 1);
-	memcpy(e->addr, peer->addr.text, strlen(peer->addr.text) + 1);
-	e->pool_index = (uint32_t)pi;
-	e->peer_index = (uint32_t)ei;
-	e->max_fails = pool->health.max_fails > UINT32_MAX ? UINT32_MAX :
-	    (uint32_t)pool->health.max_fails;
-	e->weight = peer->weight > UINT32_MAX ? UINT32_MAX :
-	    (uint32_t)peer->weight;
-	e->fail_timeout_ms = pool->health.fail_timeout_ms;
-	if (peer->backup)
-		e->flags |= STORE_DIR_BACKUP;
-	if (peer->tls)
-		e->flags |= STORE_DIR_TLS;
-}
-
-int
-store_publish(struct store *s, const struct shunt_config *cfg,
-    uint64_t generation, int32_t master_pid)
+/* store_publish()'s transaction, run again when the map had to grow. */
+static int
+store_publish_txn(struct store *s, store_key_t *keys, size_t n,
+    const struct store_dir_head *head, size_t dirsize, uint64_t generation,
+    int32_t master_pid)
 {
 	MDB_txn			*txn = NULL;
 	MDB_val			 k, v;
 	struct store_meta	 meta, old;
-	struct store_dir_head	*head = NULL;
-	struct store_dir_entry	*ents;
 	struct store_peer	 p;
-	store_key_t		*keys = NULL;
-	const struct cfg_pool	*pool;
-	size_t			 i, j, n = 0, dirsize;
-	uint64_t		 now = store_now_ms();
+	uint64_t		 now = clock_wall_ms();
+	size_t			 i;
 	int			 rc;
 
-	for (i = 0; i < cfg->npools; i++)
-		n += cfg->pools[i].npeers;
-	if (n > UINT32_MAX)
-		return EINVAL;
-	dirsize = sizeof(*head) + n * sizeof(*ents);
-	if ((head = calloc(1, dirsize)) == NULL ||
-	    (keys = calloc(n ? n : 1, sizeof(*keys))) == NULL) {
-		rc = ENOMEM;
-		goto out;
-	}
-	ents = (struct store_dir_entry *)(head + 1);
-	n = 0;
-	for (i = 0; i < cfg->npools; i++) {
-		pool = &cfg->pools[i];
-		for (j = 0; j < pool->npeers; j++, n++) {
-			if ((rc = store_peer_key(keys[n], pool->name,
-			    pool->peers[j].addr.text, &k)) != 0)
-				goto out;
-			store_dir_fill(&ents[n], pool, i, &pool->peers[j], j);
-		}
-	}
-	head->version = STORE_LAYOUT_VERSION;
-	head->entry_size = sizeof(*ents);
-	head->nentries = (uint32_t)n;
-	head->npools = (uint32_t)cfg->npools;
-	head->generation = generation;
-
 	if ((rc = store_txn_begin(s, 0, &txn)) != 0)
-		goto out;
+		return rc;
 	/* Existing records keep their health: that is what survives reloads. */
 	for (i = 0; i < n; i++) {
 		k.mv_data = keys[i];
@@ -673,6 +700,46 @@ store_publish(struct store *s, const struct shunt_config *cfg,
 out:
 	if (txn != NULL)
 		mdb_txn_abort(txn);
+	return rc;
+}
+
+int
+store_publish(struct store *s, const struct store_dir_entry *ents, size_t n,
+    uint32_t npools, uint64_t generation, int32_t master_pid)
+{
+	MDB_val			 k;
+	struct store_dir_head	*head = NULL;
+	store_key_t		*keys = NULL;
+	size_t			 i, dirsize;
+	int			 rc;
+
+	if (n > UINT32_MAX)
+		return EINVAL;
+	dirsize = sizeof(*head) + n * sizeof(*ents);
+	if ((head = calloc(1, dirsize)) == NULL ||
+	    (keys = calloc(n ? n : 1, sizeof(*keys))) == NULL) {
+		rc = ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		rc = EINVAL;
+		if (memchr(ents[i].pool, '\0', sizeof(ents[i].pool)) == NULL ||
+		    memchr(ents[i].addr, '\0', sizeof(ents[i].addr)) == NULL ||
+		    (rc = store_peer_key(keys[i], ents[i].pool, ents[i].addr,
+		    &k)) != 0)
+			goto out;
+	}
+	memcpy(head + 1, ents, n * sizeof(*ents));
+	head->version = STORE_LAYOUT_VERSION;
+	head->entry_size = sizeof(*ents);
+	head->nentries = (uint32_t)n;
+	head->npools = npools;
+	head->generation = generation;
+
+	while ((rc = store_publish_txn(s, keys, n, head, dirsize, generation,
+	    master_pid)) == MDB_MAP_FULL && store_grow(s) == 0)
+		;
+out:
 	free(keys);
 	free(head);
 	return rc;
@@ -768,8 +835,8 @@ store_read_end(struct store *s)
 	s->ractive = 0;
 }
 
-static bool
-store_decide(struct store_peer *p, const struct store_op_args *a,
+bool
+store_op_decide(struct store_peer *p, const struct store_op *a,
     struct store_event *ev)
 {
 	switch (a->op) {
@@ -812,8 +879,8 @@ store_decide(struct store_peer *p, const struct store_op_args *a,
  * so that the record and the ring never disagree.
  */
 static int
-store_peer_apply(struct store *s, const char *pool, const char *addr,
-    const struct store_op_args *a, struct store_event *evout, bool *changed)
+store_peer_apply_once(struct store *s, const char *pool, const char *addr,
+    const struct store_op *a, struct store_outcome *out)
 {
 	MDB_txn			*txn;
 	MDB_val			 k, v;
@@ -823,8 +890,7 @@ store_peer_apply(struct store *s, const char *pool, const char *addr,
 	bool			 ch;
 	int			 rc;
 
-	if (changed != NULL)
-		*changed = false;
+	memset(out, 0, sizeof(*out));
 	if (a->got != NULL)
 		*a->got = false;
 	if ((rc = store_peer_key(kbuf, pool, addr, &k)) != 0)
@@ -835,9 +901,12 @@ store_peer_apply(struct store *s, const char *pool, const char *addr,
 		goto fail;
 	before = p;
 	memset(&ev, 0, sizeof(ev));
-	ch = store_decide(&p, a, &ev);
+	ch = store_op_decide(&p, a, &ev);
+	/* A try's counters travel with the decision its end caused. */
+	health_add_counters(&p, a->add_requests, a->add_failures);
 	if (!ch && memcmp(&p, &before, sizeof(p)) == 0) {
 		mdb_txn_abort(txn);
+		out->rec = p;
 		return 0;
 	}
 	v.mv_data = &p;
@@ -855,11 +924,11 @@ store_peer_apply(struct store *s, const char *pool, const char *addr,
 			*a->got = false;
 		return rc;
 	}
+	out->rec = p;
+	out->written = true;
 	if (ch) {
-		if (changed != NULL)
-			*changed = true;
-		if (evout != NULL)
-			*evout = ev;
+		out->changed = true;
+		out->ev = ev;
 	}
 	return 0;
 fail:
@@ -870,15 +939,43 @@ fail:
 }
 
 int
+store_peer_apply(struct store *s, const char *pool, const char *addr,
+    const struct store_op *op, struct store_outcome *out)
+{
+	int	 rc;
+
+	while ((rc = store_peer_apply_once(s, pool, addr, op, out)) ==
+	    MDB_MAP_FULL && store_grow(s) == 0)
+		;
+	return rc;
+}
+
+/* The named wrappers below: *ev and *changed as store.h says. */
+static int
+store_peer_apply_ev(struct store *s, const char *pool, const char *addr,
+    const struct store_op *a, struct store_event *ev, bool *changed)
+{
+	struct store_outcome	 out;
+	int			 rc;
+
+	rc = store_peer_apply(s, pool, addr, a, &out);
+	if (changed != NULL)
+		*changed = out.changed;
+	if (out.changed && ev != NULL)
+		*ev = out.ev;
+	return rc;
+}
+
+int
 store_peer_failure(struct store *s, const char *pool, const char *addr,
     const struct health_params *hp, enum failure_kind kind,
     const char *detail, int32_t pid, uint64_t now_ms,
     struct store_event *ev, bool *changed)
 {
-	struct store_op_args	 a = { .op = STORE_OP_FAILURE, .hp = hp,
+	struct store_op	 a = { .op = STORE_OP_FAILURE, .hp = hp,
 	    .kind = kind, .detail = detail, .pid = pid, .now_ms = now_ms };
 
-	return store_peer_apply(s, pool, addr, &a, ev, changed);
+	return store_peer_apply_ev(s, pool, addr, &a, ev, changed);
 }
 
 int
@@ -887,11 +984,11 @@ store_peer_trial_failure(struct store *s, const char *pool, const char *addr,
     const char *detail, int32_t pid, uint64_t now_ms,
     struct store_event *ev, bool *changed)
 {
-	struct store_op_args	 a = { .op = STORE_OP_FAILURE, .hp = hp,
+	struct store_op	 a = { .op = STORE_OP_FAILURE, .hp = hp,
 	    .kind = kind, .detail = detail, .pid = pid, .now_ms = now_ms,
 	    .trial = true };
 
-	return store_peer_apply(s, pool, addr, &a, ev, changed);
+	return store_peer_apply_ev(s, pool, addr, &a, ev, changed);
 }
 
 int
@@ -900,11 +997,11 @@ store_peer_connect_stall(struct store *s, const char *pool, const char *addr,
     struct store_event *ev, bool *changed, bool *trial)
 {
 	bool			 got;
-	struct store_op_args	 a = { .op = STORE_OP_STALL, .hp = hp,
+	struct store_op	 a = { .op = STORE_OP_STALL, .hp = hp,
 	    .pid = pid, .now_ms = now_ms, .got = &got };
 	int			 rc;
 
-	rc = store_peer_apply(s, pool, addr, &a, ev, changed);
+	rc = store_peer_apply_ev(s, pool, addr, &a, ev, changed);
 	if (trial != NULL)
 		*trial = got;
 	return rc;
@@ -915,10 +1012,10 @@ store_peer_connected(struct store *s, const char *pool, const char *addr,
     bool trial, int32_t pid, uint64_t now_ms, struct store_event *ev,
     bool *changed)
 {
-	struct store_op_args	 a = { .op = STORE_OP_CONNECTED, .pid = pid,
+	struct store_op	 a = { .op = STORE_OP_CONNECTED, .pid = pid,
 	    .now_ms = now_ms, .trial = trial };
 
-	return store_peer_apply(s, pool, addr, &a, ev, changed);
+	return store_peer_apply_ev(s, pool, addr, &a, ev, changed);
 }
 
 int
@@ -926,11 +1023,11 @@ store_peer_claim_trial(struct store *s, const char *pool, const char *addr,
     const struct health_params *hp, int32_t pid, uint64_t now_ms, bool *won)
 {
 	bool			 got;
-	struct store_op_args	 a = { .op = STORE_OP_CLAIM_TRIAL, .hp = hp,
+	struct store_op	 a = { .op = STORE_OP_CLAIM_TRIAL, .hp = hp,
 	    .pid = pid, .now_ms = now_ms, .got = &got };
 	int			 rc;
 
-	rc = store_peer_apply(s, pool, addr, &a, NULL, NULL);
+	rc = store_peer_apply_ev(s, pool, addr, &a, NULL, NULL);
 	if (won != NULL)
 		*won = got;
 	return rc;
@@ -940,20 +1037,20 @@ int
 store_peer_release_trial(struct store *s, const char *pool, const char *addr,
     int32_t pid)
 {
-	struct store_op_args	 a = { .op = STORE_OP_RELEASE_TRIAL,
+	struct store_op	 a = { .op = STORE_OP_RELEASE_TRIAL,
 	    .pid = pid };
 
-	return store_peer_apply(s, pool, addr, &a, NULL, NULL);
+	return store_peer_apply_ev(s, pool, addr, &a, NULL, NULL);
 }
 
 int
 store_peer_success(struct store *s, const char *pool, const char *addr,
     int32_t pid, uint64_t now_ms, struct store_event *ev, bool *changed)
 {
-	struct store_op_args	 a = { .op = STORE_OP_SUCCESS, .pid = pid,
+	struct store_op	 a = { .op = STORE_OP_SUCCESS, .pid = pid,
 	    .now_ms = now_ms };
 
-	return store_peer_apply(s, pool, addr, &a, ev, changed);
+	return store_peer_apply_ev(s, pool, addr, &a, ev, changed);
 }
 
 int
@@ -961,10 +1058,10 @@ store_peer_claim_probe(struct store *s, const char *pool, const char *addr,
     const struct health_params *hp, int32_t pid, uint64_t now_ms,
     struct store_event *ev, bool *won)
 {
-	struct store_op_args	 a = { .op = STORE_OP_CLAIM, .hp = hp,
+	struct store_op	 a = { .op = STORE_OP_CLAIM, .hp = hp,
 	    .pid = pid, .now_ms = now_ms };
 
-	return store_peer_apply(s, pool, addr, &a, ev, won);
+	return store_peer_apply_ev(s, pool, addr, &a, ev, won);
 }
 
 int
@@ -972,10 +1069,10 @@ store_peer_release_probe(struct store *s, const char *pool,
     const char *addr, enum failure_kind kind, int32_t pid, uint64_t now_ms,
     struct store_event *ev, bool *changed)
 {
-	struct store_op_args	 a = { .op = STORE_OP_RELEASE, .kind = kind,
+	struct store_op	 a = { .op = STORE_OP_RELEASE, .kind = kind,
 	    .pid = pid, .now_ms = now_ms };
 
-	return store_peer_apply(s, pool, addr, &a, ev, changed);
+	return store_peer_apply_ev(s, pool, addr, &a, ev, changed);
 }
 
 int
@@ -983,24 +1080,24 @@ store_peer_admin(struct store *s, const char *pool, const char *addr,
     enum admin_state admin, int32_t pid, uint64_t now_ms,
     struct store_event *ev, bool *changed)
 {
-	struct store_op_args	 a = { .op = STORE_OP_ADMIN, .admin = admin,
+	struct store_op	 a = { .op = STORE_OP_ADMIN, .admin = admin,
 	    .pid = pid, .now_ms = now_ms };
 
-	return store_peer_apply(s, pool, addr, &a, ev, changed);
+	return store_peer_apply_ev(s, pool, addr, &a, ev, changed);
 }
 
 int
 store_peer_reset(struct store *s, const char *pool, const char *addr,
     int32_t pid, uint64_t now_ms, struct store_event *ev, bool *changed)
 {
-	struct store_op_args	 a = { .op = STORE_OP_RESET, .pid = pid,
+	struct store_op	 a = { .op = STORE_OP_RESET, .pid = pid,
 	    .now_ms = now_ms };
 
-	return store_peer_apply(s, pool, addr, &a, ev, changed);
+	return store_peer_apply_ev(s, pool, addr, &a, ev, changed);
 }
 
-int
-store_add_counters(struct store *s, const struct store_counter *batch,
+static int
+store_add_counters_once(struct store *s, const struct store_counter *batch,
     size_t n)
 {
 	MDB_txn			*txn;
@@ -1042,6 +1139,18 @@ store_add_counters(struct store *s, const struct store_counter *batch,
 	return mdb_txn_commit(txn);
 fail:
 	mdb_txn_abort(txn);
+	return rc;
+}
+
+int
+store_add_counters(struct store *s, const struct store_counter *batch,
+    size_t n)
+{
+	int	 rc;
+
+	while ((rc = store_add_counters_once(s, batch, n)) == MDB_MAP_FULL &&
+	    store_grow(s) == 0)
+		;
 	return rc;
 }
 

@@ -28,6 +28,12 @@
  * Return codes are LMDB's: 0 on success, an errno value, or one of the
  * MDB_* codes of lmdb.h (MDB_NOTFOUND, MDB_MAP_FULL, MDB_READERS_FULL,
  * ...), plus the STORE_* codes below.  store_strerror() names them all.
+ * MDB_MAP_FULL is handled inside every writer: the map starts at
+ * STORE_MAP_SIZE and is doubled (up to STORE_MAP_SIZE_MAX) and the
+ * transaction run again, so a config of 140,000 peers publishes; LMDB
+ * keeps the grown size in the file and store_open() adopts it, so every
+ * process maps alike.  It is returned only at STORE_MAP_SIZE_MAX or
+ * while the handle's request-path read transaction is active.
  * MDB_MAP_RESIZED (another process grew the data past this handle's map)
  * is handled inside every function by adopting the new size and trying
  * once more, except while the handle's request-path read transaction is
@@ -75,7 +81,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cfg-t.h"
 #include "failure.h"
 #include "health.h"
 #include "store-t.h"
@@ -92,12 +97,18 @@
 				    corrupt, moved aside, and recreated;
 				    the handle is open and usable */
 #define STORE_FORKED	(-30701) /* handle used after fork() */
+#define STORE_FOREIGN	(-30703) /* store_open(STORE_CREATE): data.mdb
+				    holds keys no shunt writes */
+#define STORE_NOT_FILE	(-30702) /* store_open(): data.mdb or lock.mdb
+				    is a symbolic link or not a regular
+				    file */
 
-#define STORE_MAP_SIZE		(64UL << 20)
+#define STORE_MAP_SIZE		(64UL << 20)	/* to start with */
+#define STORE_MAP_SIZE_MAX	((size_t)1 << (sizeof(size_t) > 4 ? 36 : 30))
+					/* doubled up to this (64 GiB) */
 #define STORE_MAX_READERS	512
 #define STORE_FILE_MODE		0640
 #define STORE_DIR_MODE		0750
-#define STORE_WORKERS_MAX	64	/* worker pid slots in store_meta */
 
 /* "meta": who publishes, and the workers it runs. */
 struct store_meta {
@@ -140,6 +151,46 @@ struct store_dir_entry {
 	uint32_t	 pad0;
 };
 
+/*
+ * One decision on one peer's record (health.c's rules), for
+ * store_peer_apply() and store_op_decide().
+ */
+enum store_op_kind {
+	STORE_OP_FAILURE,	/* health_on_failure(); trial: the trial's */
+	STORE_OP_SUCCESS,	/* health_on_success() */
+	STORE_OP_CLAIM,		/* health_claim_probe() */
+	STORE_OP_RELEASE,	/* health_release_probe(kind) */
+	STORE_OP_ADMIN,		/* health_set_admin() */
+	STORE_OP_RESET,		/* health_reset() */
+	STORE_OP_STALL,		/* health_on_connect_stall(); *got: trial */
+	STORE_OP_CONNECTED,	/* health_on_connect() */
+	STORE_OP_CLAIM_TRIAL,	/* health_claim_trial(); *got: won */
+	STORE_OP_RELEASE_TRIAL,	/* health_release_trial() */
+};
+
+struct store_op {
+	enum store_op_kind		 op;
+	const struct health_params	*hp;
+	enum failure_kind		 kind;
+	const char			*detail;
+	enum admin_state		 admin;
+	int32_t				 pid;
+	uint64_t			 now_ms;
+	bool				 trial;	/* the connect was the trial */
+	bool				*got;	/* the trial: won or handed */
+	/* Counters added in the same write (a try's, with its failure). */
+	uint64_t			 add_requests;
+	uint64_t			 add_failures;
+};
+
+/* What store_peer_apply() did. */
+struct store_outcome {
+	struct store_peer	 rec;		/* as written, or as found */
+	struct store_event	 ev;		/* when changed */
+	bool			 changed;	/* the state changed: event */
+	bool			 written;	/* the record's bytes changed */
+};
+
 /* One peer's batched totals for store_add_counters(). */
 struct store_counter {
 	const char	*pool;
@@ -164,16 +215,33 @@ struct store;
  * STORE_CREATE the same file gives MDB_INVALID, MDB_VERSION_MISMATCH or
  * MDB_CORRUPTED.
  *
+ * With STORE_CREATE every record is read once: an environment holding a
+ * key no shunt writes (see the list above) is another program's and is
+ * refused with STORE_FOREIGN, left as it is.  Records of another layout
+ * version are shunt's own: they are kept, and replaced by the next
+ * store_publish().
+ *
  * STORE_CREATE is the master's, at start, while no other process has
  * the environment open: a data file moved aside under live processes
  * would leave them on the old one.
  *
+ * A data.mdb or lock.mdb that is a symbolic link or not a regular file
+ * is refused (STORE_NOT_FILE), never followed: LMDB rewrites the lock
+ * file it opens, and whoever owns the directory could point it anywhere.
+ *
  * Returns 0 or STORE_RECREATED with *out owned by the caller (release it
  * with store_close()); otherwise *out is NULL and the code is ENOENT (no
  * such dir or environment without STORE_CREATE), EACCES, EINVAL (bad
- * flags), ENOMEM, or an LMDB code.
+ * flags), ENOMEM, STORE_NOT_FILE, STORE_FOREIGN, or an LMDB code.
  */
 int	 store_open(struct store **out, const char *dir, int flags);
+
+/*
+ * Create directory dir and its missing parents (mode STORE_DIR_MODE, less
+ * the umask), as store_open(STORE_CREATE) does.  Returns 0, ENOTDIR when
+ * dir exists and is not a directory, or an errno value.
+ */
+int	 store_make_dir(const char *dir);
 
 /*
  * Close the handle and free it; NULL is fine.  Ends a read transaction
@@ -195,18 +263,20 @@ int	 store_reader_check(struct store *s, int *dead);
 /*
  * Master, at start and on every reload, in one write transaction: write
  * "meta" (generation, master_pid, the start time kept while master_pid
- * stays the same, the worker pids kept likewise) and "dir" (cfg's pools
- * and peers in config order); create the record of every configured peer
- * that has none (health_init()) or an unusable one; keep existing
- * records, so health survives reloads; delete the records of peers no
- * longer configured.  The events ring is kept.
+ * stays the same, the worker pids kept likewise) and "dir" (ents[0, n):
+ * every peer of npools pools, in config order, as the master filled them
+ * from its config); create the record of every listed peer that has none
+ * (health_init()) or an unusable one; keep existing records, so health
+ * survives reloads; delete the records of peers no longer listed.  The
+ * events ring is kept.
  *
- * Returns 0; EINVAL if a pool name or an address is empty or does not
- * fit STORE_NAME_MAX / STORE_ADDR_MAX (nothing written); EACCES read
- * only; ENOMEM; STORE_FORKED; an LMDB code (MDB_MAP_FULL ...).
+ * Returns 0; EINVAL if a pool name or an address is empty or not
+ * NUL-terminated in its field (nothing written); EACCES read only;
+ * ENOMEM; STORE_FORKED; an LMDB code (MDB_MAP_FULL ...).
  */
-int	 store_publish(struct store *s, const struct shunt_config *cfg,
-	    uint64_t generation, int32_t master_pid);
+int	 store_publish(struct store *s, const struct store_dir_entry *ents,
+	    size_t n, uint32_t npools, uint64_t generation,
+	    int32_t master_pid);
 
 /*
  * Master, after (re)spawning workers: worker_pids[i] = pids[i] for slot
@@ -282,6 +352,24 @@ void	 store_read_end(struct store *s);
  * (MDB_MAP_FULL ...).  On error nothing is written and *changed, *won
  * and *trial are false.
  */
+/*
+ * The one entry the named calls below go through, for a caller that
+ * keeps the record: apply op to the peer's record in one write
+ * transaction (written only if its bytes change; the event with it),
+ * adding op's counters, and fill *out with the record as it now stands.
+ * Returns as the named calls do; *out is zeroed on error.
+ */
+int	 store_peer_apply(struct store *s, const char *pool, const char *addr,
+	    const struct store_op *op, struct store_outcome *out);
+
+/*
+ * The same decision on a record in memory, nothing written: for a
+ * worker without a store.  Returns whether the state changed (*ev then
+ * filled but for pool, addr and seq).  Counters are not added.
+ */
+bool	 store_op_decide(struct store_peer *p, const struct store_op *op,
+	    struct store_event *ev);
+
 int	 store_peer_failure(struct store *s, const char *pool,
 	    const char *addr, const struct health_params *hp,
 	    enum failure_kind kind, const char *detail, int32_t pid,

@@ -14,6 +14,7 @@
 
 #include <lmdb.h>
 
+#include "clock.h"
 #include "ctl.h"
 
 struct store *
@@ -122,10 +123,7 @@ ctl_snap_check(const struct ctl_snap *snap, const struct ctl_args *a,
 uint64_t
 ctl_now_ms(void)
 {
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return clock_wall_ms();
 }
 
 const char *

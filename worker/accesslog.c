@@ -1,3 +1,4 @@
+/* accesslog.c: one access-log line per request, tries included. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif

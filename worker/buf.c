@@ -1,3 +1,4 @@
+/* buf.c: growable byte buffers and the worker's cache of their blocks. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif

@@ -21,14 +21,14 @@
 
 #include "accesslog.h"
 #include "buf.h"
+#include "client.h"
 #include "conn.h"
 #include "http.h"
 #include "log.h"
 #include "proxy.h"
+#include "req.h"
 #include "tls.h"
-#include "worker.h"
 
-#define CONN_READ_CHUNK		(16 * 1024)
 /* How long a closing connection drains what the client still sends. */
 #define CONN_LINGER_MS		2000
 /* Stopping: how long a new connection may take to send its request. */
@@ -37,6 +37,8 @@
 static void	conn_on_io(struct loop *, int, unsigned, void *);
 static void	conn_on_timer(struct loop *, struct loop_timer *, void *);
 static void	conn_run(struct conn *);
+static void	conn_settle(struct conn *, enum req_verdict);
+static void	conn_req_settle(struct req *, enum req_verdict);
 
 /*
  * glibc's inet_ntop() formats IPv4 with sprintf(): a seventh of the
@@ -56,25 +58,6 @@ conn_ipv4_text(const struct in_addr *addr, char *out)
 		*out++ = (char)('0' + b[i] % 10);
 		*out++ = i < 3 ? '.' : '\0';
 	}
-}
-
-/*
- * Nagle holds a small segment while an earlier small one is unacked, and
- * a client may delay its ACK by 40 ms: a second write to the client (a
- * response streamed in pieces, the next response on a keep-alive
- * connection) goes out with TCP_NODELAY.  The first write never waits,
- * so a connection that carries one small response skips the call.
- */
-static void
-conn_nodelay(struct conn *c)
-{
-	int	 one = 1;
-
-	if (c->nodelay)
-		return;
-	c->nodelay = true;
-	(void)setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &one,
-	    sizeof(one));
 }
 
 void
@@ -104,7 +87,7 @@ conn_new(struct worker *w, struct listener_rt *l, int fd,
 		c->state = CONN_HANDSHAKE;
 		/* The handshake's last small records may still be unacked
 		 * when the first response goes out. */
-		conn_nodelay(c);
+		client_nodelay(c);
 	}
 	if (sa->ss_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
@@ -120,10 +103,7 @@ conn_new(struct worker *w, struct listener_rt *l, int fd,
 		free(c);
 		return;
 	}
-	c->next = w->conns;
-	if (w->conns != NULL)
-		w->conns->prev = c;
-	w->conns = c;
+	LIST_INSERT_HEAD(&w->conns, c, link);
 	w->nconns++;
 	/*
 	 * A new connection must send its first head within header_timeout;
@@ -134,69 +114,21 @@ conn_new(struct worker *w, struct listener_rt *l, int fd,
 	    c->lst->limits.header_timeout_ms);
 }
 
-void
+/*
+ * A handler of c is on the stack: conn_close() leaves the freeing to the
+ * last conn_leave().
+ */
+static void
 conn_enter(struct conn *c)
 {
 	c->running++;
 }
 
-void
+static void
 conn_leave(struct conn *c)
 {
 	if (--c->running == 0 && c->closed)
 		free(c);
-}
-
-int
-conn_fill(struct conn *c)
-{
-	size_t	 space;
-	ssize_t	 n;
-
-	if (buf_reserve(&c->in, CONN_READ_CHUNK) == -1)
-		return -1;
-	space = c->in.cap - c->in.len;
-	n = io_read(&c->io, c->in.data + c->in.len, space);
-	if (n > 0) {
-		c->in.len += (size_t)n;
-		/* A short read drained the socket: the next edge says more,
-		 * unless the end of file came with this data. */
-		if ((size_t)n < space && !c->hup && !c->io.buffered)
-			c->readable = false;
-		return 1;
-	}
-	if (n == -1 && errno == EAGAIN) {
-		c->readable = false;
-		return 0;
-	}
-	c->readable = false;
-	c->eof = true;
-	return -1;
-}
-
-int
-conn_flush(struct conn *c)
-{
-	struct iovec	 iov;
-	ssize_t		 n;
-
-	if (c->bytes_out > 0 && buf_used(&c->out) > 0)
-		conn_nodelay(c);
-	while (buf_used(&c->out) > 0) {
-		iov.iov_base = buf_start(&c->out);
-		iov.iov_len = buf_used(&c->out);
-		n = io_writev(&c->io, &iov, 1);
-		if (n == -1) {
-			if (errno == EAGAIN) {
-				c->writable = false;
-				return 0;
-			}
-			return -1;
-		}
-		c->bytes_out += (size_t)n;
-		buf_consume(&c->out, (size_t)n);
-	}
-	return 0;
 }
 
 static void
@@ -204,13 +136,7 @@ conn_unlink(struct conn *c)
 {
 	struct worker	*w = c->w;
 
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		w->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	c->next = c->prev = NULL;
+	LIST_REMOVE(c, link);
 	w->nconns--;
 }
 
@@ -229,7 +155,7 @@ conn_close(struct conn *c)
 		accesslog_write(w, c, r, r->resp_done || r->status ? r->status :
 		    499);
 		c->req = NULL;
-		proxy_free(r);
+		req_free(r);
 	}
 	loop_timer_cancel(w->loop, &c->timer);
 	(void)loop_forget(w->loop, c->io.fd);
@@ -237,7 +163,7 @@ conn_close(struct conn *c)
 	buf_free(&c->in);
 	buf_free(&c->out);
 	conn_unlink(c);
-	worker_conn_closed(w);
+	w->conn_closed(w);
 	if (c->running == 0)
 		free(c);
 }
@@ -261,7 +187,8 @@ conn_linger(struct conn *c)
 		conn_run(c);
 }
 
-void
+/* Arm the client-side timer that fits what c waits for. */
+static void
 conn_update_timer(struct conn *c)
 {
 	struct worker		*w = c->w;
@@ -291,7 +218,11 @@ conn_update_timer(struct conn *c)
 	}
 }
 
-void
+/*
+ * The response to c->req was written whole: log it, free it, then keep
+ * the connection for the next request or close it.
+ */
+static void
 conn_request_done(struct conn *c)
 {
 	struct worker	*w = c->w;
@@ -303,7 +234,7 @@ conn_request_done(struct conn *c)
 	unread = !r->body_done || buf_used(&c->in) > 0;
 	accesslog_write(w, c, r, r->status);
 	c->req = NULL;
-	proxy_free(r);
+	req_free(r);
 	if (!keep) {
 		/* Linger only when the client may still be sending: else its
 		 * next bytes would meet a reset that destroys our answer. */
@@ -376,7 +307,7 @@ conn_start_request(struct conn *c, size_t end)
 	bool		 complete;
 	int		 status;
 
-	if ((r = proxy_new(c)) == NULL) {
+	if ((r = req_new(c, conn_req_settle)) == NULL) {
 		conn_close(c);
 		return;
 	}
@@ -396,10 +327,38 @@ conn_start_request(struct conn *c, size_t end)
 		/* What follows a bad head cannot be trusted to frame. */
 		c->close_after = true;
 		r->head.keepalive = false;
-		proxy_reply(r, (unsigned)status);
+		conn_settle(c, proxy_reply(r, (unsigned)status));
 		return;
 	}
-	proxy_start(r);
+	conn_settle(c, proxy_start(r));
+}
+
+/* Act on what the request's pump said (proxy.h). */
+static void
+conn_settle(struct conn *c, enum req_verdict verdict)
+{
+	switch (verdict) {
+	case REQ_WAIT:
+		conn_update_timer(c);
+		return;
+	case REQ_DONE:
+		conn_request_done(c);
+		return;
+	case REQ_CLOSE:
+		conn_close(c);
+		return;
+	}
+}
+
+/* The same, when an upstream event moved the request. */
+static void
+conn_req_settle(struct req *r, enum req_verdict verdict)
+{
+	struct conn	*c = r->c;
+
+	conn_enter(c);
+	conn_settle(c, verdict);
+	conn_leave(c);
 }
 
 static void
@@ -417,12 +376,12 @@ conn_run(struct conn *c)
 				goto out;
 			continue;
 		case CONN_BUSY:
-			proxy_run(c->req);
+			conn_settle(c, proxy_run(c->req));
 			if (!c->closed && c->state == CONN_BUSY)
 				goto out;
 			continue;
 		case CONN_CLOSING:
-			if (conn_flush(c) == -1) {
+			if (client_flush(c) == -1) {
 				conn_close(c);
 				goto out;
 			}
@@ -434,7 +393,7 @@ conn_run(struct conn *c)
 		case CONN_LINGER:
 			c->in.off = c->in.len = 0;
 			while (c->readable)
-				if (conn_fill(c) == -1) {
+				if (client_fill(c) == -1) {
 					conn_close(c);
 					goto out;
 				} else
@@ -466,7 +425,7 @@ conn_run(struct conn *c)
 		}
 		if (!c->readable)
 			break;
-		rc = conn_fill(c);
+		rc = client_fill(c);
 		if (rc == -1) {
 			/* Gone between requests, or with half a head. */
 			conn_close(c);
@@ -528,7 +487,7 @@ conn_on_timer(struct loop *loop, struct loop_timer *t, void *arg)
 		    buf_used(&c->out) == 0) {
 			c->close_after = true;
 			proxy_abort(r);
-			proxy_reply(r, 408);
+			conn_settle(c, proxy_reply(r, 408));
 		} else {
 			conn_close(c);
 		}
@@ -552,8 +511,8 @@ conn_close_idle(struct worker *w)
 {
 	struct conn	*c, *next;
 
-	for (c = w->conns; c != NULL; c = next) {
-		next = c->next;
+	for (c = LIST_FIRST(&w->conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, link);
 		/* A TLS handshake under way is a connection about to ask. */
 		if (c->state != CONN_IDLE && c->state != CONN_HANDSHAKE)
 			continue;

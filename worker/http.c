@@ -1,3 +1,4 @@
+/* http.c: request and response heads: parsing, checking, rebuilding. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -516,19 +517,17 @@ http_request_fields(struct http_req_head *h)
 	return 0;
 }
 
-int
-http_parse_request(llhttp_t *parser, struct http_req_head *h,
-    const char *raw_in, size_t len, const struct cfg_limits *lim,
-    bool *complete)
+/*
+ * Forget the previous head of h, keeping its storage, and copy raw_in
+ * into it (growing it if need be).  0, or -1 without memory.
+ */
+static int
+http_head_copy(struct http_req_head *h, const char *raw_in, size_t len)
 {
-	struct http_head_ctx	 ctx;
 	struct http_field	*fields;
-	llhttp_errno_t		 rc;
 	size_t			 raw_cap, cap;
 	char			*raw;
-	int			 status;
 
-	*complete = false;
 	raw_cap = h->raw_cap;
 	fields = h->fields;
 	cap = h->cap;
@@ -541,13 +540,27 @@ http_parse_request(llhttp_t *parser, struct http_req_head *h,
 		free(raw);
 		raw_cap = len < HTTP_RAW_MIN ? HTTP_RAW_MIN : len;
 		if ((raw = malloc(raw_cap)) == NULL)
-			return 500;
+			return -1;
 	}
 	h->raw = raw;
 	h->raw_cap = raw_cap;
 	memcpy(h->raw, raw_in, len);
 	h->raw_len = len;
+	return 0;
+}
 
+int
+http_parse_request(llhttp_t *parser, struct http_req_head *h,
+    const char *raw_in, size_t len, const struct cfg_limits *lim,
+    bool *complete)
+{
+	struct http_head_ctx	 ctx;
+	llhttp_errno_t		 rc;
+	int			 status;
+
+	*complete = false;
+	if (http_head_copy(h, raw_in, len) == -1)
+		return 500;
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.raw = h->raw;
 	ctx.fields = h->fields;
@@ -598,6 +611,14 @@ http_parse_request(llhttp_t *parser, struct http_req_head *h,
 	/* RFC 9112 §6.1: in HTTP/1.0, Transfer-Encoding is faulty framing. */
 	if (h->minor == 0 && (parser->flags & F_TRANSFER_ENCODING))
 		return 400;
+	/*
+	 * llhttp ends an upgrade request at its head before it looks at
+	 * Transfer-Encoding: a coding that does not end in chunked frames
+	 * nothing, upgrade or not, and must not go upstream as if bodiless.
+	 */
+	if ((parser->flags & F_TRANSFER_ENCODING) &&
+	    !(parser->flags & F_CHUNKED))
+		return 501;
 	h->chunked = (parser->flags & F_CHUNKED) != 0;
 	h->content_length = (parser->flags & F_CONTENT_LENGTH) ?
 	    parser->content_length : 0;

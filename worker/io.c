@@ -1,3 +1,4 @@
+/* io.c: plain socket reads and writes behind the io ops (tls.c: TLS). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif

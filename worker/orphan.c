@@ -36,25 +36,7 @@ orphan_adopt(struct upstream *up, bool trial, bool probe)
 	up->state = UP_ORPHAN;
 	up->trial = trial;
 	up->probe = probe;
-	up->prev_idle = NULL;
-	up->next_idle = w->orphans;
-	if (w->orphans != NULL)
-		w->orphans->prev_idle = up;
-	w->orphans = up;
-}
-
-static void
-orphan_unlink(struct upstream *up)
-{
-	struct worker	*w = up->w;
-
-	if (up->prev_idle != NULL)
-		up->prev_idle->next_idle = up->next_idle;
-	else
-		w->orphans = up->next_idle;
-	if (up->next_idle != NULL)
-		up->next_idle->prev_idle = up->prev_idle;
-	up->next_idle = up->prev_idle = NULL;
+	LIST_INSERT_HEAD(&w->orphans, up, link);
 }
 
 static void
@@ -64,7 +46,7 @@ orphan_end(struct upstream *up, enum failure_kind kind)
 	struct wpeer		*wp = up->wp;
 	uint64_t		 ms;
 
-	orphan_unlink(up);
+	LIST_REMOVE(up, link);
 	ms = loop_now_ms(w->loop) - up->connect_start_ms;
 	if (failure_blames_peer(kind))
 		log_warnx("upstream %s/%s: %s while connecting, after %llu ms "
@@ -100,6 +82,6 @@ orphan_timeout(struct upstream *up)
 void
 orphan_close_all(struct worker *w)
 {
-	while (w->orphans != NULL)
-		orphan_end(w->orphans, FAIL_CLIENT_ABORT);
+	while (!LIST_EMPTY(&w->orphans))
+		orphan_end(LIST_FIRST(&w->orphans), FAIL_CLIENT_ABORT);
 }

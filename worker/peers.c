@@ -9,8 +9,11 @@
  * are added up per peer and flushed once a second in one write, never a
  * write per successful request.
  *
- * Without a store (it could not be opened) every peer is eligible and
- * each worker fails over on its own: degraded, but still serving.
+ * Without a store (it could not be opened: state_dir removed or not
+ * writable) each worker keeps its peers' health in its own memory, with
+ * the same rules (health.c) applied to its own records: a peer it saw
+ * fail max_fails times is down for it alone, and its probe is its own.
+ * Degraded, since no worker learns from another, but still serving.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -24,6 +27,7 @@
 
 #include <lmdb.h>
 
+#include "clock.h"
 #include "log.h"
 #include "peers.h"
 #include "store.h"
@@ -32,25 +36,16 @@
 /* Counters reach the store at least this often (DESIGN.md §5). */
 #define PEERS_FLUSH_MS	1000
 
-static uint64_t
-peers_wall_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* An operator's "disable" also empties the peer's keep-alive list. */
 static void
 peers_drop_disabled(struct wpeer *wp)
 {
-	if (wp->rec.admin != ADMIN_DISABLED || wp->idle == NULL)
+	if (wp->rec.admin != ADMIN_DISABLED || LIST_EMPTY(&wp->idle))
 		return;
 	log_info("peer %s/%s is disabled: closing %zu idle connections",
 	    wp->cfg->pool->name, wp->cfg->addr.text, wp->nidle);
-	while (wp->idle != NULL)
-		up_close(wp->idle);
+	while (!LIST_EMPTY(&wp->idle))
+		up_close(LIST_FIRST(&wp->idle));
 }
 
 /*
@@ -68,7 +63,7 @@ peers_check_idle(struct worker *w)
 	for (i = 0; i < w->npools; i++)
 		for (j = 0; j < w->pools[i].cfg->npeers; j++) {
 			wp = &w->pools[i].peers[j];
-			if (wp->idle != NULL && store_peer_get(w->store,
+			if (!LIST_EMPTY(&wp->idle) && store_peer_get(w->store,
 			    w->pools[i].cfg->name, wp->cfg->addr.text,
 			    &wp->rec) != 0)
 				health_init(&wp->rec);
@@ -114,14 +109,18 @@ peers_params(const struct cfg_pool *pool, struct health_params *hp)
 int
 peers_open(struct worker *w)
 {
+	size_t	 i, j;
 	int	 rc;
 
 	rc = store_open(&w->store, w->cfg->state_dir, 0);
 	if (rc != 0) {
 		log_warnx("health store %s: %s; peers' health is not shared "
-		    "with other workers", w->cfg->state_dir,
-		    store_strerror(rc));
+		    "with other workers: this worker keeps its own in memory",
+		    w->cfg->state_dir, store_strerror(rc));
 		w->store = NULL;
+		for (i = 0; i < w->npools; i++)
+			for (j = 0; j < w->pools[i].cfg->npeers; j++)
+				health_init(&w->pools[i].peers[j].rec);
 		return -1;
 	}
 	loop_timer_init(&w->flush_timer, peers_on_flush, w);
@@ -236,21 +235,93 @@ peers_refresh(struct worker *w, struct wpool *p)
 		peers_drop_disabled(&p->peers[i]);
 }
 
+/*
+ * The one way health changes from this worker: op applied to wp's record
+ * in the store, in one write transaction (without a store, to the
+ * worker's own copy, by the same rules), the record kept as it now
+ * stands, the transition logged.  Returns 0, or the store's error.
+ */
+static int
+peers_apply(struct worker *w, struct wpool *p, struct wpeer *wp,
+    struct store_op *op)
+{
+	struct store_outcome	 out;
+	const char		*addr = wp->cfg->addr.text;
+	int			 rc = 0;
+
+	op->hp = &p->params;
+	op->pid = (int32_t)getpid();
+	if (op->now_ms == 0)
+		op->now_ms = clock_wall_ms();
+	if (w->store == NULL) {
+		memset(&out, 0, sizeof(out));
+		out.changed = store_op_decide(&wp->rec, op, &out.ev);
+	} else if ((rc = store_peer_apply(w->store, p->cfg->name, addr, op,
+	    &out)) == 0) {
+		wp->rec = out.rec;
+	} else {
+		if (rc != MDB_NOTFOUND)
+			log_warnx("health store write for %s/%s: %s",
+			    p->cfg->name, addr, store_strerror(rc));
+		return rc;
+	}
+	if (out.changed)
+		peers_log_event(w, p->cfg, addr, &out.ev);
+	return 0;
+}
+
 /* Win wp's trial connect for r in the store (r->trial), or not. */
 static bool
 peers_claim_trial(struct req *r, struct wpeer *wp, uint64_t now)
 {
-	struct worker	*w = r->c->w;
-	struct wpool	*p = r->pool;
+	struct store_op	 op = { .op = STORE_OP_CLAIM_TRIAL, .now_ms = now };
 	bool		 won = false;
 
-	if (store_peer_claim_trial(w->store, p->cfg->name, wp->cfg->addr.text,
-	    &p->params, (int32_t)getpid(), now, &won) != 0 || !won)
+	op.got = &won;
+	if (peers_apply(r->c->w, r->pool, wp, &op) != 0 || !won)
 		return false;
-	wp->rec.trial_pid = (int32_t)getpid();
-	wp->rec.trial_started_ms = now;
 	r->trial = true;
 	return true;
+}
+
+/*
+ * No store: this worker's own records decide.  Nobody to share a trial
+ * or a suspicion with, so those are plain picks; a due probe is claimed
+ * in memory.
+ */
+static struct bal_peer *
+peers_select_local(struct req *r, const struct cfg_peer *avoid)
+{
+	struct worker		*w = r->c->w;
+	struct wpool		*p = r->pool;
+	struct store_event	 ev;
+	struct wpeer		*wp;
+	uint64_t		 now = clock_wall_ms();
+	size_t			 i;
+
+	for (i = 0; i < p->cfg->npeers; i++) {
+		wp = &p->peers[i];
+		wp->pick = health_pick(&wp->rec, &p->params, now);
+		if (wp->pick == HEALTH_PICK_TRIAL ||
+		    wp->pick == HEALTH_PICK_LAST)
+			wp->pick = HEALTH_PICK_YES;
+	}
+	if (avoid != NULL)
+		p->peers[avoid->index].pick = HEALTH_PICK_NO;
+	for (i = 0; i < p->cfg->npeers; i++) {
+		wp = &p->peers[i];
+		if (wp->pick != HEALTH_PICK_PROBE)
+			continue;
+		wp->pick = HEALTH_PICK_NO;
+		memset(&ev, 0, sizeof(ev));
+		if (r->probe || r->tried[i] || !health_claim_probe(&wp->rec,
+		    &p->params, (int32_t)getpid(), now, &ev))
+			continue;
+		peers_log_event(w, p->cfg, wp->cfg->addr.text, &ev);
+		r->probe = true;
+		return wp->bal;
+	}
+	return bal_select(&p->bal, r->tried, peers_eligible, p);
 }
 
 struct bal_peer *
@@ -267,14 +338,9 @@ peers_select(struct req *r, const struct cfg_peer *avoid)
 	bool			 won;
 
 	r->trial = false;
-	if (w->store == NULL) {
-		for (i = 0; i < pool->npeers; i++)
-			p->peers[i].pick = HEALTH_PICK_YES;
-		if (avoid != NULL)
-			p->peers[avoid->index].pick = HEALTH_PICK_NO;
-		return bal_select(&p->bal, r->tried, peers_eligible, p);
-	}
-	now = peers_wall_ms();
+	if (w->store == NULL)
+		return peers_select_local(r, avoid);
+	now = clock_wall_ms();
 	peers_refresh(w, p);
 	for (i = 0; i < pool->npeers; i++)
 		p->peers[i].pick = health_pick(&p->peers[i].rec, &p->params,
@@ -374,41 +440,23 @@ void
 peers_connected(struct worker *w, struct wpeer *wp, uint64_t started_ms,
     bool trial)
 {
-	struct wpool		*p = peers_pool_of(w, wp);
-	struct store_event	 ev;
-	bool			 changed = false;
-	int			 rc;
+	struct store_op	 op = { .op = STORE_OP_CONNECTED, .trial = trial };
 
 	peers_learn(w, wp, started_ms);
 	/* Steady state: proven, not suspect, no trial: no write. */
 	if (w->store == NULL || !health_connect_needs_write(&wp->rec, trial,
 	    (int32_t)getpid()))
 		return;
-	rc = store_peer_connected(w->store, p->cfg->name, wp->cfg->addr.text,
-	    trial, (int32_t)getpid(), peers_wall_ms(), &ev, &changed);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		log_warnx("health store write for %s/%s: %s", p->cfg->name,
-		    wp->cfg->addr.text, store_strerror(rc));
-	/* What the store now says, until the next read brings it. */
-	if (rc == 0)
-		wp->rec.proven = 1;
-	wp->rec.suspect_since_ms = 0;
-	if (trial)
-		wp->rec.trial_pid = 0;
-	if (changed)
-		peers_log_event(w, p->cfg, wp->cfg->addr.text, &ev);
+	(void)peers_apply(w, peers_pool_of(w, wp), wp, &op);
 }
 
 void
 peers_stalled(struct req *r, struct req_try *t)
 {
-	struct worker		*w = r->c->w;
-	struct wpool		*p = r->pool;
-	struct wpeer		*wp = &p->peers[t->peer->index];
-	struct store_event	 ev;
-	bool			 changed = false, trial = false;
-	uint64_t		 now;
-	int			 rc;
+	struct worker	*w = r->c->w;
+	struct wpeer	*wp = &r->pool->peers[t->peer->index];
+	struct store_op	 op = { .op = STORE_OP_STALL };
+	bool		 trial = false;
 
 	/*
 	 * Marked already, its trial under way: the store has nothing to
@@ -417,24 +465,9 @@ peers_stalled(struct req *r, struct req_try *t)
 	if (w->store == NULL || (health_is_suspect(&wp->rec) &&
 	    wp->rec.trial_pid != 0))
 		return;
-	now = peers_wall_ms();
-	rc = store_peer_connect_stall(w->store, p->cfg->name,
-	    t->peer->addr.text, &p->params, (int32_t)getpid(), now, &ev,
-	    &changed, &trial);
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		log_warnx("health store write for %s/%s: %s", p->cfg->name,
-		    t->peer->addr.text, store_strerror(rc));
-		return;
-	}
-	if (wp->rec.health == HEALTH_UP) {
-		if (wp->rec.suspect_since_ms == 0)
-			wp->rec.suspect_since_ms = now;
-		if (trial)
-			wp->rec.trial_pid = (int32_t)getpid();
-	}
-	t->trial = t->trial || trial;
-	if (changed)
-		peers_log_event(w, p->cfg, t->peer->addr.text, &ev);
+	op.got = &trial;
+	if (peers_apply(w, r->pool, wp, &op) == 0)
+		t->trial = t->trial || trial;
 }
 
 void
@@ -444,15 +477,58 @@ peers_abandoned(struct req *r, const struct req_try *t)
 	r->pool->peers[t->peer->index].pending_requests++;
 }
 
+/*
+ * A try, or an orphaned connect, ended (DESIGN.md §4 rules 2, 3, 6): the
+ * one place where an outcome becomes health.  FAIL_NONE is a whole
+ * answer.  A failure that blames the peer counts against it, and carries
+ * the counters this worker has not flushed for the peer, so that status
+ * shows a failure and its count at once.  Anything else (a client that
+ * left, a stale pooled connection, a connect given up) is nobody's
+ * fault: what the try held, trial or probe, goes back for the next
+ * request.
+ */
+static void
+peers_end(struct worker *w, struct wpool *p, struct wpeer *wp,
+    enum failure_kind kind, const char *detail, bool trial, bool probe)
+{
+	struct store_op	 op;
+
+	memset(&op, 0, sizeof(op));
+	if (failure_blames_peer(kind)) {
+		op.op = STORE_OP_FAILURE;
+		op.kind = kind;
+		op.detail = detail;
+		op.trial = trial;
+		op.add_requests = wp->pending_requests;
+		op.add_failures = wp->pending_failures;
+		if (peers_apply(w, p, wp, &op) == 0)
+			wp->pending_requests = wp->pending_failures = 0;
+		return;
+	}
+	if (kind == FAIL_NONE) {
+		if (!probe && !health_success_needs_write(&wp->rec))
+			return;
+		op.op = STORE_OP_SUCCESS;
+		(void)peers_apply(w, p, wp, &op);
+		return;
+	}
+	if (trial) {
+		op.op = STORE_OP_RELEASE_TRIAL;
+		(void)peers_apply(w, p, wp, &op);
+	}
+	if (probe) {
+		memset(&op, 0, sizeof(op));
+		op.op = STORE_OP_RELEASE;
+		op.kind = kind;
+		(void)peers_apply(w, p, wp, &op);
+	}
+}
+
 void
 peers_orphan_done(struct worker *w, struct wpeer *wp, enum failure_kind kind,
     const char *detail, bool trial, bool probe, uint64_t started_ms)
 {
-	struct wpool		*p = peers_pool_of(w, wp);
-	const char		*addr = wp->cfg->addr.text;
-	struct store_event	 ev;
-	bool			 changed = false;
-	int			 rc = 0;
+	struct wpool	*p = peers_pool_of(w, wp);
 
 	if (kind == FAIL_NONE) {
 		peers_connected(w, wp, started_ms, trial);
@@ -461,91 +537,31 @@ peers_orphan_done(struct worker *w, struct wpeer *wp, enum failure_kind kind,
 		 * hand it back for the next request, which finds the peer
 		 * answering SYNs now.
 		 */
-		if (probe && w->store != NULL)
-			rc = store_peer_release_probe(w->store, p->cfg->name,
-			    addr, FAIL_CONNECT_SLOW, (int32_t)getpid(),
-			    peers_wall_ms(), &ev, &changed);
-	} else if (kind == FAIL_CLIENT_ABORT) {
-		/* Given up unfinished (the worker stops): no verdict. */
-		if (trial && w->store != NULL)
-			rc = store_peer_release_trial(w->store, p->cfg->name,
-			    addr, (int32_t)getpid());
-		if (rc == 0 && probe && w->store != NULL)
-			rc = store_peer_release_probe(w->store, p->cfg->name,
-			    addr, FAIL_CONNECT_SLOW, (int32_t)getpid(),
-			    peers_wall_ms(), &ev, &changed);
-	} else {
-		wp->pending_failures++;
-		if (w->store == NULL)
-			return;
-		if (trial)
-			rc = store_peer_trial_failure(w->store, p->cfg->name,
-			    addr, &p->params, kind, detail, (int32_t)getpid(),
-			    peers_wall_ms(), &ev, &changed);
-		else
-			rc = store_peer_failure(w->store, p->cfg->name, addr,
-			    &p->params, kind, detail, (int32_t)getpid(),
-			    peers_wall_ms(), &ev, &changed);
+		peers_end(w, p, wp, FAIL_CONNECT_SLOW, detail, false, probe);
+		return;
 	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		log_warnx("health store write for %s/%s: %s", p->cfg->name,
-		    addr, store_strerror(rc));
-	if (changed)
-		peers_log_event(w, p->cfg, addr, &ev);
+	/* Given up unfinished (the worker stops): no verdict. */
+	if (kind == FAIL_CLIENT_ABORT)
+		kind = FAIL_CONNECT_SLOW;
+	/* Its try was counted when its request moved on (peers_abandoned). */
+	if (failure_blames_peer(kind))
+		wp->pending_failures++;
+	peers_end(w, p, wp, kind, detail, trial, probe);
 }
 
 void
 peers_report(struct req *r, const struct req_try *t, const char *doing)
 {
-	struct worker		*w = r->c->w;
-	struct wpool		*p = r->pool;
-	struct wpeer		*wp = &p->peers[t->peer->index];
-	struct store_event	 ev;
-	const char		*addr = t->peer->addr.text;
-	bool			 changed = false, probe = r->probe;
-	int			 rc = 0;
+	struct wpeer	*wp = &r->pool->peers[t->peer->index];
+	bool		 probe = r->probe;
 
 	r->probe = false;
-	if (t->outcome == FAIL_CLIENT_ABORT || t->outcome == FAIL_STALE) {
-		/*
-		 * Nobody's fault; a probe or trial it held goes to the next
-		 * request.
-		 */
-		if (t->trial && w->store != NULL)
-			rc = store_peer_release_trial(w->store, p->cfg->name,
-			    addr, (int32_t)getpid());
-		if (probe && w->store != NULL)
-			rc = store_peer_release_probe(w->store,
-			    p->cfg->name, addr, t->outcome, (int32_t)getpid(),
-			    peers_wall_ms(), &ev, &changed);
-		if (changed)
-			peers_log_event(w, p->cfg, addr, &ev);
-		return;
+	if (t->outcome != FAIL_CLIENT_ABORT && t->outcome != FAIL_STALE) {
+		wp->pending_requests++;
+		if (failure_blames_peer(t->outcome))
+			wp->pending_failures++;
 	}
-	wp->pending_requests++;
-	if (failure_blames_peer(t->outcome))
-		wp->pending_failures++;
-	if (w->store == NULL)
-		return;
-	if (failure_blames_peer(t->outcome) && t->trial) {
-		rc = store_peer_trial_failure(w->store, p->cfg->name, addr,
-		    &p->params, t->outcome, doing, (int32_t)getpid(),
-		    peers_wall_ms(), &ev, &changed);
-	} else if (failure_blames_peer(t->outcome)) {
-		rc = store_peer_failure(w->store, p->cfg->name, addr,
-		    &p->params, t->outcome, doing, (int32_t)getpid(),
-		    peers_wall_ms(), &ev, &changed);
-	} else if (probe || health_success_needs_write(&wp->rec)) {
-		rc = store_peer_success(w->store, p->cfg->name, addr,
-		    (int32_t)getpid(), peers_wall_ms(), &ev, &changed);
-		/* Written once: the next success of this worker needs none. */
-		wp->rec.consecutive_failures = 0;
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		log_warnx("health store write for %s/%s: %s", p->cfg->name,
-		    addr, store_strerror(rc));
-	if (changed)
-		peers_log_event(w, p->cfg, addr, &ev);
+	peers_end(r->c->w, r->pool, wp, t->outcome, doing, t->trial, probe);
 }
 
 void

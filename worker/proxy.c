@@ -14,12 +14,13 @@
 #include <string.h>
 
 #include "buf.h"
-#include "conn.h"
+#include "client.h"
 #include "http.h"
 #include "log.h"
 #include "orphan.h"
 #include "peers.h"
 #include "proxy.h"
+#include "req.h"
 #include "retry.h"
 #include "tls.h"
 #include "upstream.h"
@@ -83,14 +84,36 @@ proxy_answer(struct req *r, unsigned status)
 		c->close_after = true;
 }
 
-void
+/*
+ * Rule 5: no more tries.  The answer follows the last try: 504 after a
+ * timeout, else 502; 503 when no try could be made at all.
+ */
+static void
+proxy_answer_failed(struct req *r)
+{
+	if (r->ntries == 0)
+		proxy_answer(r, 503);
+	else
+		proxy_answer(r, failure_is_timeout(r->tries[r->ntries -
+		    1].outcome) ? 504 : 502);
+}
+
+enum req_verdict
 proxy_reply(struct req *r, unsigned status)
 {
 	proxy_answer(r, status);
-	proxy_run(r);
+	return proxy_run(r);
 }
 
-void
+/* The request ends with its client connection. */
+static int
+proxy_close(struct req *r)
+{
+	r->closing = true;
+	return -1;
+}
+
+enum req_verdict
 proxy_start(struct req *r)
 {
 	struct conn		*c = r->c;
@@ -105,30 +128,17 @@ proxy_start(struct req *r)
 	r->replayable = true;
 	r->parser.settings = &w->req_body_settings;
 	r->parser.data = r;
-	/* The common pool fits the arrays inside the request: no allocation. */
-	r->tries_cap = pool->retry.tries + 2;
-	if (r->tries_cap <= sizeof(r->tries_inline) / sizeof(r->tries_inline[0]))
-		r->tries = r->tries_inline;
-	else
-		r->tries = calloc(r->tries_cap, sizeof(*r->tries));
-	if (pool->npeers <= sizeof(r->tried_inline))
-		r->tried = r->tried_inline;
-	else
-		r->tried = calloc(pool->npeers, sizeof(*r->tried));
-	if (r->tries == NULL || r->tried == NULL ||
+	if (req_tries_init(r, pool) == -1 ||
 	    http_build_upstream_head(&r->up_head, &r->head, c->client,
 	    c->lst->tls != NULL, &pool->peers[0], pool->keepalive.max_idle >
-	    0) == -1) {
-		proxy_answer(r, 500);
-		proxy_run(r);
-		return;
-	}
+	    0) == -1)
+		return proxy_reply(r, 500);
 	/* Answer 100-continue ourselves: the body is read as it streams. */
 	if (r->head.expect_continue && !r->body_done && r->head.minor == 1)
 		(void)buf_append(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	if (proxy_next_try(r, false) == -1)
-		return;
-	proxy_run(r);
+		return REQ_CLOSE;
+	return proxy_run(r);
 }
 
 static void
@@ -160,7 +170,7 @@ proxy_next_try(struct req *r, bool fresh)
 	struct bal_peer		*bp;
 	struct wpeer		*wp;
 	struct upstream		*up = NULL;
-	struct req_try		*t, *grown;
+	struct req_try		*t;
 	enum failure_kind	 kind;
 	uint64_t		 after;
 
@@ -170,31 +180,14 @@ proxy_next_try(struct req *r, bool fresh)
 		bp = r->next_peer;
 		r->next_peer = NULL;
 	} else if ((bp = peers_select(r, NULL)) == NULL) {
-		/* Rule 5: no try could be made at all is 503. */
-		if (r->ntries == 0) {
-			proxy_answer(r, 503);
-			return 0;
-		}
-		proxy_answer(r, failure_is_timeout(r->tries[r->ntries -
-		    1].outcome) ? 504 : 502);
+		proxy_answer_failed(r);
 		return 0;
 	}
 	wp = &r->pool->peers[bp->cfg->index];
-	if (r->ntries == r->tries_cap) {
-		grown = r->tries == r->tries_inline ? malloc(2 * r->tries_cap *
-		    sizeof(*grown)) : realloc(r->tries, 2 * r->tries_cap *
-		    sizeof(*grown));
-		if (grown == NULL) {
-			proxy_answer(r, 500);
-			return 0;
-		}
-		if (r->tries == r->tries_inline)
-			memcpy(grown, r->tries_inline, sizeof(r->tries_inline));
-		r->tries = grown;
-		r->tries_cap *= 2;
+	if ((t = req_try_add(r)) == NULL) {
+		proxy_answer(r, 500);
+		return 0;
 	}
-	t = &r->tries[r->ntries++];
-	memset(t, 0, sizeof(*t));
 	t->peer = bp->cfg;
 	t->start_ms = loop_now_ms(w->loop);
 	t->trial = r->trial;
@@ -355,11 +348,9 @@ proxy_fail(struct req *r, enum failure_kind kind, const char *doing)
 	}
 	if (verdict != RETRY_NO)
 		return proxy_next_try(r, verdict == RETRY_FRESH);
-	if (kind == FAIL_CLIENT_ABORT) {
-		conn_close(c);
-		return -1;
-	}
-	proxy_answer(r, failure_is_timeout(kind) ? 504 : 502);
+	if (kind == FAIL_CLIENT_ABORT)
+		return proxy_close(r);
+	proxy_answer_failed(r);
 	return 0;
 }
 
@@ -377,12 +368,10 @@ proxy_pull_body(struct req *r)
 	if (buf_used(&c->in) == 0) {
 		if (!c->readable)
 			return 0;
-		if ((rc = conn_fill(c)) <= 0) {
-			if (rc == -1) {
-				/* The client left in the middle of its body. */
-				conn_close(c);
-				return -1;
-			}
+		if ((rc = client_fill(c)) <= 0) {
+			/* The client left in the middle of its body. */
+			if (rc == -1)
+				return proxy_close(r);
 			return 0;
 		}
 	}
@@ -418,10 +407,8 @@ proxy_pull_body(struct req *r)
 		proxy_answer(r, 413);
 		return 1;
 	}
-	if (buf_append(&r->up_out, data, used) == -1) {
-		conn_close(c);
-		return -1;
-	}
+	if (buf_append(&r->up_out, data, used) == -1)
+		return proxy_close(r);
 	if (r->replayable) {
 		if (r->replay.len + used <= r->pool->cfg->retry.buffer) {
 			if (buf_append(&r->replay, data, used) == -1)
@@ -673,32 +660,34 @@ proxy_success(struct req *r)
 		r->c->close_after = true;
 }
 
-void
+enum req_verdict
 proxy_run(struct req *r)
 {
 	struct conn	*c = r->c;
 	struct upstream	*up;
 	int		 progress, rc;
 
+	if (r->closing)
+		return REQ_CLOSE;
 	for (;;) {
 		progress = 0;
 		up = r->up;
 		if (up != NULL && up->state == UP_ACTIVE) {
 			if (!r->body_done && proxy_unsent(r) == 0) {
 				if ((rc = proxy_pull_body(r)) == -1)
-					return;
+					return REQ_CLOSE;
 				progress |= rc;
 			}
 			if (r->up != NULL && proxy_unsent(r) > 0 &&
 			    r->up->writable) {
 				if ((rc = proxy_send(r)) == -1)
-					return;
+					return REQ_CLOSE;
 				progress |= rc;
 			}
 			if (r->up != NULL && !r->resp_done &&
 			    buf_used(&c->out) == 0 && r->up->readable) {
 				if ((rc = proxy_recv(r)) == -1)
-					return;
+					return REQ_CLOSE;
 				progress |= rc;
 			}
 			if (r->resp_done && r->up != NULL)
@@ -715,31 +704,26 @@ proxy_run(struct req *r)
 		 */
 		if (r->phase == REQ_UPSTREAM && r->body_done && !r->resp_done &&
 		    c->readable && buf_used(&c->in) < PROXY_CHUNK) {
-			if ((rc = conn_fill(c)) == -1) {
-				conn_close(c);
-				return;
-			}
+			if ((rc = client_fill(c)) == -1)
+				return REQ_CLOSE;
 			progress |= rc;
 		}
 		if (buf_used(&c->out) > 0 && c->writable) {
-			if (conn_flush(c) == -1) {
+			if (client_flush(c) == -1) {
 				if (r->up != NULL)
 					(void)proxy_fail(r, FAIL_CLIENT_ABORT,
 					    "writing the response");
-				conn_close(c);
-				return;
+				return REQ_CLOSE;
 			}
 			progress = 1;
 		}
-		if (r->resp_done && r->up == NULL && buf_used(&c->out) == 0) {
-			conn_request_done(c);
-			return;
-		}
+		if (r->resp_done && r->up == NULL && buf_used(&c->out) == 0)
+			return REQ_DONE;
 		if (!progress)
 			break;
 	}
 	proxy_timers(r);
-	conn_update_timer(c);
+	return REQ_WAIT;
 }
 
 /* The connect completed: the peer answers SYNs, a trial ends here. */
@@ -805,54 +789,54 @@ proxy_up_handshake(struct req *r, struct upstream *up)
 	return -1;
 }
 
+/*
+ * The request's connection moved.  What the pump then says goes to the
+ * client connection through r->settle, as the last thing done here: it
+ * may free the request and its connection.
+ */
 static void
 proxy_upstream_event(struct upstream *up)
 {
 	struct req	*r = up->req;
-	struct conn	*c = r->c;
 	int		 err = 0;
 	socklen_t	 len = sizeof(err);
 
-	conn_enter(c);
 	if (up->state == UP_CONNECTING) {
 		if (!up->writable && !up->readable)
-			goto out;
+			return;
 		if (getsockopt(up->io.fd, SOL_SOCKET, SO_ERROR, &err,
 		    &len) == -1)
 			err = errno;
 		if (err == EINPROGRESS)
-			goto out;
+			return;
 		if (err != 0) {
 			if (proxy_fail(r, up_connect_failure(err),
-			    "connecting") == -1)
-				goto out;
+			    "connecting") == -1) {
+				r->settle(r, REQ_CLOSE);
+				return;
+			}
 		} else if (up->io.tls != NULL) {
 			proxy_connected(r);
 			proxy_up_handshake_start(up);
 			if (proxy_up_handshake(r, up) == 0)
-				goto out;
+				return;
 		} else {
 			proxy_up_ready(up);
 			proxy_connected(r);
 		}
 	} else if (up->state == UP_HANDSHAKE) {
 		if (proxy_up_handshake(r, up) == 0)
-			goto out;
+			return;
 	}
-	if (!c->closed)
-		proxy_run(r);
-out:
-	conn_leave(c);
+	r->settle(r, proxy_run(r));
 }
 
 static void
 proxy_upstream_timeout(struct upstream *up)
 {
 	struct req	*r = up->req;
-	struct conn	*c = r->c;
 	int		 rc;
 
-	conn_enter(c);
 	if (up->timer_kind == FAIL_CONNECT_SLOW)
 		rc = proxy_connect_slow(r);
 	else
@@ -861,9 +845,7 @@ proxy_upstream_timeout(struct upstream *up)
 		    FAIL_CONNECT_TIMEOUT ? "connecting" : up->timer_kind ==
 		    FAIL_WRITE_ERROR ? "sending the request (send_timeout)" :
 		    "waiting for the response");
-	if (rc == 0)
-		proxy_run(r);
-	conn_leave(c);
+	r->settle(r, rc == 0 ? proxy_run(r) : REQ_CLOSE);
 }
 
 void
@@ -878,72 +860,4 @@ proxy_abort(struct req *r)
 		proxy_release_up(r, false);
 		peers_report(r, t, "the client went away");
 	}
-}
-
-/*
- * Freed requests wait in a short per-worker list, with the storage of
- * their head, for the next request: allocating them was a tenth of a
- * keep-alive request's instructions.
- */
-#ifdef SHUNT_SANITIZERS
-static const size_t proxy_spare_reqs = 0;	/* use after free is reported */
-#else
-static const size_t proxy_spare_reqs = 32;
-#endif
-
-struct req *
-proxy_new(struct conn *c)
-{
-	struct worker		*w = c->w;
-	struct req		*r;
-	struct http_req_head	 head;
-
-	if ((r = w->spare_reqs) != NULL) {
-		w->spare_reqs = r->next_spare;
-		w->nspare_reqs--;
-		head = r->head;
-		memset(r, 0, sizeof(*r));
-		r->head = head;
-	} else if ((r = calloc(1, sizeof(*r))) == NULL)
-		return NULL;
-	r->c = c;
-	return r;
-}
-
-void
-proxy_free(struct req *r)
-{
-	struct worker	*w = r->c->w;
-
-	proxy_abort(r);
-	buf_free(&r->replay);
-	buf_free(&r->up_head);
-	buf_free(&r->up_out);
-	buf_free(&r->up_in);
-	if (r->tried != r->tried_inline)
-		free(r->tried);
-	if (r->tries != r->tries_inline)
-		free(r->tries);
-	if (w->nspare_reqs < proxy_spare_reqs) {
-		http_req_head_keep(&r->head);
-		r->next_spare = w->spare_reqs;
-		w->spare_reqs = r;
-		w->nspare_reqs++;
-		return;
-	}
-	http_req_head_free(&r->head);
-	free(r);
-}
-
-void
-proxy_free_spares(struct worker *w)
-{
-	struct req	*r;
-
-	while ((r = w->spare_reqs) != NULL) {
-		w->spare_reqs = r->next_spare;
-		http_req_head_free(&r->head);
-		free(r);
-	}
-	w->nspare_reqs = 0;
 }

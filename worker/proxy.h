@@ -7,20 +7,21 @@
 
 #include "worker-t.h"
 
-/* A request on c, zeroed but for the storage of a spare one; or NULL. */
-struct req *proxy_new(struct conn *c);
+/*
+ * The functions that move a request return what its client connection
+ * does next (enum req_verdict): wait for an event, take the next request,
+ * or close.  Moved by an upstream event, the request says it through
+ * r->settle instead.  None of them frees the request or its connection.
+ */
 
 /*
  * The request head of r is parsed: route it, build the upstream head and
- * make the first try.  The request then lives until conn_request_done().
+ * make the first try.
  */
-void	proxy_start(struct req *r);
+enum req_verdict proxy_start(struct req *r);
 
-/*
- * Answer r with an error page of shunt's own (a bad request head, ...).
- * The request lives until the page is written.
- */
-void	proxy_reply(struct req *r, unsigned status);
+/* Answer r with an error page of shunt's own (a bad request head, ...). */
+enum req_verdict proxy_reply(struct req *r, unsigned status);
 
 /* Bytes of the current try not yet written to the peer. */
 static inline size_t
@@ -30,17 +31,12 @@ proxy_unsent(const struct req *r)
 }
 
 /* Move whatever can move; called on every client or upstream event. */
-void	proxy_run(struct req *r);
-
-/* The client is gone: drop the upstream side without blaming the peer. */
-void	proxy_abort(struct req *r);
+enum req_verdict proxy_run(struct req *r);
 
 /*
- * Release everything r owns (after the access log line is written); r
- * itself may be kept as a spare for proxy_new().
+ * The client is gone: drop the upstream side without blaming the peer.
+ * Before req_free().
  */
-void	proxy_free(struct req *r);
-/* Free the worker's spare requests (at exit). */
-void	proxy_free_spares(struct worker *w);
+void	proxy_abort(struct req *r);
 
 #endif /* SHUNT_PROXY_H */

@@ -1,3 +1,4 @@
+/* retry.c: whether a failed try may be tried again (DESIGN.md §4). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif

@@ -1,3 +1,8 @@
+/*
+ * upstream.c: connections to peers, and each peer's idle keep-alive list.
+ * A connection in use reports to its owner through the handlers the owner
+ * set; this file names none of its users.
+ */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -10,11 +15,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/*
- * upstream.c: connections to peers, and each peer's idle keep-alive list.
- * A connection in use reports to its owner through the handlers the owner
- * set; this file names none of its users.
- */
 #include "buf.h"
 #include "log.h"
 #include "tls.h"
@@ -104,13 +104,7 @@ up_unlink_idle(struct upstream *up)
 {
 	struct wpeer	*wp = up->wp;
 
-	if (up->prev_idle != NULL)
-		up->prev_idle->next_idle = up->next_idle;
-	else
-		wp->idle = up->next_idle;
-	if (up->next_idle != NULL)
-		up->next_idle->prev_idle = up->prev_idle;
-	up->next_idle = up->prev_idle = NULL;
+	LIST_REMOVE(up, link);
 	wp->nidle--;
 }
 
@@ -129,7 +123,7 @@ up_syn_unanswered(const struct upstream *up)
 struct upstream *
 up_take_idle(struct wpeer *wp, const struct up_handlers *owner)
 {
-	struct upstream	*up = wp->idle;
+	struct upstream	*up = LIST_FIRST(&wp->idle);
 
 	if (up == NULL)
 		return NULL;
@@ -157,11 +151,7 @@ up_park(struct upstream *up)
 		return;
 	}
 	up->state = UP_IDLE;
-	up->prev_idle = NULL;
-	up->next_idle = wp->idle;
-	if (wp->idle != NULL)
-		wp->idle->prev_idle = up;
-	wp->idle = up;
+	LIST_INSERT_HEAD(&wp->idle, up, link);
 	wp->nidle++;
 	up->idle_since = loop_now_ms(up->w->loop);
 	(void)loop_timer_set(up->w->loop, &up->timer,
@@ -182,12 +172,15 @@ up_close(struct upstream *up)
 void
 up_close_idle(struct worker *w)
 {
-	size_t	 i, j;
+	struct wpeer	*wp;
+	size_t		 i, j;
 
 	for (i = 0; i < w->npools; i++)
-		for (j = 0; j < w->pools[i].cfg->npeers; j++)
-			while (w->pools[i].peers[j].idle != NULL)
-				up_close(w->pools[i].peers[j].idle);
+		for (j = 0; j < w->pools[i].cfg->npeers; j++) {
+			wp = &w->pools[i].peers[j];
+			while (!LIST_EMPTY(&wp->idle))
+				up_close(LIST_FIRST(&wp->idle));
+		}
 }
 
 static void

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <llhttp.h>
@@ -106,8 +107,7 @@ struct upstream {
 	bool			 probe;		/* an orphan holding the probe */
 	uint64_t		 connect_start_ms;
 	/* The peer's idle list (UP_IDLE) or the worker's orphans. */
-	struct upstream		*next_idle;
-	struct upstream		*prev_idle;
+	LIST_ENTRY(upstream)	 link;
 	uint64_t		 idle_since;
 };
 
@@ -115,7 +115,7 @@ struct upstream {
 struct wpeer {
 	struct bal_peer		*bal;
 	const struct cfg_peer	*cfg;
-	struct upstream		*idle;		/* most recently parked first */
+	LIST_HEAD(, upstream)	 idle;		/* most recently parked first */
 	size_t			 nidle;
 	struct store_peer	 rec;		/* as read at the last selection */
 	enum health_pick	 pick;
@@ -152,8 +152,20 @@ enum req_phase {
 
 struct conn;
 
+/*
+ * What the request's pump tells the client connection that owns it, by
+ * return value, or through req.settle when an upstream event moved it.
+ */
+enum req_verdict {
+	REQ_WAIT,		/* waiting on a socket or a timer */
+	REQ_DONE,		/* the response was written whole */
+	REQ_CLOSE,		/* close the client connection now */
+};
+
 struct req {
 	struct conn		*c;
+	void			(*settle)(struct req *, enum req_verdict);
+	bool			 closing;	/* REQ_CLOSE is the verdict */
 	struct http_req_head	 head;
 	struct wpool		*pool;
 	enum req_phase		 phase;
@@ -233,7 +245,7 @@ struct conn {
 	bool			 closed;	/* free when running drops to 0 */
 	bool			 in_run;	/* conn_run() is on the stack */
 	char			 client[64];	/* address text, for XFF and logs */
-	struct conn		*next, *prev;	/* the worker's connections */
+	LIST_ENTRY(conn)	 link;		/* the worker's connections */
 };
 
 struct listener_rt {
@@ -251,15 +263,17 @@ struct worker {
 	size_t			 nlisteners;
 	struct wpool		*pools;
 	size_t			 npools;
-	struct conn		*conns;
+	LIST_HEAD(, conn)	 conns;
 	size_t			 nconns;
+	/* conn.c's news that a connection went (worker.c's handler) */
+	void			(*conn_closed)(struct worker *);
 	int			 sigfd;
 	int			 access_fd;	/* -1: no access log */
 	bool			 stopping;
 	struct loop_timer	 stop_timer;
 	struct store		*store;		/* NULL: health not shared */
 	struct loop_timer	 flush_timer;	/* counters to the store */
-	struct upstream		*orphans;	/* connects left to finish */
+	LIST_HEAD(, upstream)	 orphans;	/* connects left to finish */
 	struct req		*spare_reqs;	/* freed, kept for the next */
 	size_t			 nspare_reqs;
 	llhttp_settings_t	 req_settings;		/* head: fields */

@@ -21,7 +21,7 @@
 #include "log.h"
 #include "orphan.h"
 #include "peers.h"
-#include "proxy.h"
+#include "req.h"
 #include "tls.h"
 #include "upstream.h"
 #include "worker.h"
@@ -56,7 +56,9 @@ worker_listen_resume(struct worker *w)
 	}
 }
 
-void
+/* A connection went: resume accepting, or finish a graceful stop when it
+ * was the last. */
+static void
 worker_conn_closed(struct worker *w)
 {
 	if (w->stopping) {
@@ -211,9 +213,9 @@ worker_free(struct worker *w)
 {
 	size_t	 i, j;
 
-	while (w->conns != NULL)
-		conn_close(w->conns);
-	proxy_free_spares(w);
+	while (!LIST_EMPTY(&w->conns))
+		conn_close(LIST_FIRST(&w->conns));
+	req_free_spares(w);
 	up_close_idle(w);
 	/* Before the store closes: what they hold goes back to it. */
 	orphan_close_all(w);
@@ -246,6 +248,7 @@ worker_main(const struct shunt_config *cfg, const int *listen_fds,
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
 	w.slot = slot;
+	w.conn_closed = worker_conn_closed;
 	w.sigfd = -1;
 	w.access_fd = -1;
 	snprintf(w.name, sizeof(w.name), "worker %u", slot);

@@ -25,10 +25,4 @@
 int	worker_main(const struct shunt_config *cfg, const int *listen_fds,
 	    size_t nfds, unsigned slot);
 
-struct worker;
-
-/* conn.c tells the worker a connection went: resume accepting, or finish
- * a graceful stop when it was the last. */
-void	worker_conn_closed(struct worker *w);
-
 #endif /* SHUNT_WORKER_H */

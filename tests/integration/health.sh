@@ -23,7 +23,7 @@ cat > "$TEST_TMP/shunt.json" <<JSON
                                { "path_prefix": "/probe/", "pool": "probe" },
                                { "path_prefix": "/bkp/", "pool": "bkp" } ] } ],
   "pools": {
-    "web": { "health": { "max_fails": 1, "fail_timeout": "30s" },
+    "web": { "health": { "max_fails": 1, "fail_timeout": "10m" },
              "peers": [ { "address": "127.0.0.1:$DEAD" },
                         { "address": "127.0.0.1:$P1" },
                         { "address": "127.0.0.1:$P2" } ] },

@@ -30,9 +30,27 @@
 #include <lmdb.h>
 
 #include "health.h"
+#include "state.h"
 #include "store.h"
 #include "tap.h"
 #include "tmpdir.h"
+
+/* Publish cfg as the master does: its directory entries, then the store. */
+static int
+publish_cfg(struct store *s, const struct shunt_config *cfg,
+    uint64_t generation, int32_t master_pid)
+{
+	struct store_dir_entry	*ents;
+	size_t			 n;
+	int			 rc;
+
+	if ((ents = state_dir_entries(cfg, &n)) == NULL)
+		return ENOMEM;
+	rc = store_publish(s, ents, n, (uint32_t)cfg->npools, generation,
+	    master_pid);
+	free(ents);
+	return rc;
+}
 
 #define T0		1700000000000ULL	/* a fixed "now", in ms */
 #define MAXPOOLS	4
@@ -222,6 +240,20 @@ raw_open(void)
 	return env;
 }
 
+static size_t
+raw_count(MDB_env *env)
+{
+	MDB_txn		*txn;
+	MDB_dbi		 dbi;
+	MDB_stat	 st;
+
+	CU_ASSERT_EQUAL_FATAL(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	CU_ASSERT_EQUAL(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+	CU_ASSERT_EQUAL(mdb_stat(txn, dbi, &st), 0);
+	mdb_txn_abort(txn);
+	return st.ms_entries;
+}
+
 static void
 raw_put(MDB_env *env, const char *key, const void *data, size_t len)
 {
@@ -288,7 +320,7 @@ test_open(void)
 		struct tcfg	 t;
 		bool		 ch = true;
 
-		CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1,
+		CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 1), 1,
 		    1), EACCES);
 		CU_ASSERT_EQUAL(store_peer_reset(s, "web", "127.0.0.1:80", 1,
 		    T0, NULL, &ch), EACCES);
@@ -316,7 +348,7 @@ test_publish(void)
 	size_t			 n, i, j, k;
 	uint64_t		 before = (uint64_t)time(NULL) * 1000;
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 3), 1, 4242),
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 3), 1, 4242),
 	    0);
 	CU_ASSERT_EQUAL(store_read_begin(s), 0);
 	CU_ASSERT_EQUAL(store_read_begin(s), EINVAL);
@@ -392,7 +424,7 @@ test_publish(void)
 
 		memset(longname, 'p', sizeof(longname) - 1);
 		longname[sizeof(longname) - 1] = '\0';
-		CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&bad, spec, 1), 2,
+		CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&bad, spec, 1), 2,
 		    4242), EINVAL);
 		CU_ASSERT_EQUAL(store_read_meta(s, &m), 0);
 		CU_ASSERT_EQUAL(m.generation, 1);
@@ -413,7 +445,7 @@ test_republish(void)
 	bool			 ch;
 	int32_t			 pids[2] = { 7, 8 };
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 3), 1, 500),
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 3), 1, 500),
 	    0);
 	CU_ASSERT_EQUAL(store_read_meta(s, &m1), 0);
 	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "127.0.0.1:80", &hp,
@@ -425,7 +457,7 @@ test_republish(void)
 	CU_ASSERT_EQUAL(store_set_workers(s, pids, 2), 0);
 
 	usleep(2000);
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_b, 3), 2, 500),
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_b, 3), 2, 500),
 	    0);
 	/* Unchanged peers keep their health, streak and admin state. */
 	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.1:80", &p), 0);
@@ -468,7 +500,7 @@ test_republish(void)
 	CU_ASSERT_EQUAL(m.worker_pids[1], 8);
 	/* A new master starts afresh, but health still survives. */
 	usleep(2000);
-	CU_ASSERT_EQUAL(store_publish(s, &t.cfg, 1, 501), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, &t.cfg, 1, 501), 0);
 	CU_ASSERT_EQUAL(store_read_meta(s, &m), 0);
 	CU_ASSERT_EQUAL(m.master_pid, 501);
 	CU_ASSERT_EQUAL(m.generation, 1);
@@ -483,7 +515,7 @@ test_republish(void)
 		struct shunt_config	 empty;
 
 		memset(&empty, 0, sizeof(empty));
-		CU_ASSERT_EQUAL(store_publish(s, &empty, 3, 501), 0);
+		CU_ASSERT_EQUAL(publish_cfg(s, &empty, 3, 501), 0);
 	}
 	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.1:80", &p), MDB_NOTFOUND);
 	CU_ASSERT_EQUAL(store_read_dir(s, &d, &n), 0);
@@ -505,7 +537,7 @@ test_failure_success(void)
 	size_t			 n;
 	bool			 ch;
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 2), 1, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 2), 1, 1), 0);
 
 	/* Not the peer's fault: no change, no write. */
 	ch = true;
@@ -609,7 +641,7 @@ test_probe(void)
 	struct health_params	 hp = hp_make(1);
 	bool			 won;
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
 	/* Up: nothing to claim. */
 	CU_ASSERT_EQUAL(store_peer_claim_probe(s, "web", "127.0.0.1:80", &hp,
 	    11, T0, &ev, &won), 0);
@@ -664,7 +696,7 @@ test_suspect(void)
 	size_t			 n;
 	bool			 ch, trial, won;
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
 	/* A fresh record: the first connect is a trial, one winner. */
 	CU_ASSERT_EQUAL(store_peer_claim_trial(s, "web", a, &hp, 11, T0, &won),
 	    0);
@@ -752,7 +784,7 @@ test_admin_reset(void)
 	char			 line[160];
 	bool			 ch;
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
 	CU_ASSERT_EQUAL(store_peer_admin(s, "api", "[::1]:8080",
 	    ADMIN_DRAINING, 77, T0, &ev, &ch), 0);
 	CU_ASSERT_TRUE(ch);
@@ -811,7 +843,7 @@ test_counters(void)
 		{ "web", "", 1, 1 },
 	};
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
 	CU_ASSERT_EQUAL(store_add_counters(s, batch, 3), 0);
 	CU_ASSERT_EQUAL(store_add_counters(s, batch, 3), 0);
 	CU_ASSERT_EQUAL(store_add_counters(s, batch, 0), 0);
@@ -837,7 +869,7 @@ test_events_ring(void)
 	size_t			 i, n, total = STORE_EVENTS_KEPT + 37;
 	bool			 ch;
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
 	CU_ASSERT_EQUAL(store_read_events(s, 10, &evs, &n), 0);
 	CU_ASSERT_EQUAL(n, 0);
 	CU_ASSERT_PTR_NULL(evs);
@@ -873,7 +905,7 @@ test_events_ring(void)
 	/* The ring survives a reopen and a republish. */
 	store_close(s);
 	CU_ASSERT_EQUAL_FATAL(store_open(&s, statedir, 0), 0);
-	CU_ASSERT_EQUAL(store_publish(s, &t.cfg, 2, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, &t.cfg, 2, 1), 0);
 	CU_ASSERT_EQUAL(store_peer_admin(s, "web", "127.0.0.1:80",
 	    ADMIN_DISABLED, 1, T0, &ev, &ch), 0);
 	CU_ASSERT_EQUAL(ev.seq, total + 1);
@@ -890,7 +922,7 @@ test_corrupt(void)
 	glob_t		 g;
 	int		 fd;
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
 	store_close(s);
 	snprintf(path, sizeof(path), "%s/data.mdb", statedir);
 	memset(junk, 0xa5, sizeof(junk));
@@ -916,12 +948,79 @@ test_corrupt(void)
 		struct store_peer	 p;
 
 		CU_ASSERT_EQUAL(store_read_meta(s, &m), MDB_NOTFOUND);
-		CU_ASSERT_EQUAL(store_publish(s, &t.cfg, 1, 1), 0);
+		CU_ASSERT_EQUAL(publish_cfg(s, &t.cfg, 1, 1), 0);
 		CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.1:80", &p), 0);
 		CU_ASSERT_EQUAL(store_read_meta(s, &m), 0);
 	}
 	store_close(s);
 	/* And fine on the next open. */
+	CU_ASSERT_EQUAL(store_open(&s, statedir, STORE_CREATE), 0);
+	done(s);
+}
+
+/* Another program's LMDB: refused at the master's open, left alone. */
+static void
+test_foreign(void)
+{
+	struct store	*s = NULL;
+	MDB_env		*env;
+	char		 path[PATH_MAX];
+	glob_t		 g;
+
+	tmp_make();
+	CU_ASSERT_EQUAL_FATAL(mkdir(statedir, 0750), 0);
+	env = raw_open();
+	raw_put(env, "peer/web/127.0.0.1:80", "x", 1);	/* like ours */
+	raw_put(env, "user:1234", "alice", 5);
+	mdb_env_close(env);
+	CU_ASSERT_EQUAL(store_open(&s, statedir, STORE_CREATE), STORE_FOREIGN);
+	CU_ASSERT_PTR_NULL(s);
+	CU_ASSERT_PTR_NOT_NULL(strstr(store_strerror(STORE_FOREIGN),
+	    "another program"));
+	snprintf(path, sizeof(path), "%s/data.mdb.corrupt-*", statedir);
+	CU_ASSERT_EQUAL(glob(path, 0, NULL, &g), GLOB_NOMATCH);
+	globfree(&g);
+	env = raw_open();
+	CU_ASSERT_EQUAL(raw_count(env), 2);
+	mdb_env_close(env);
+	tmp_remove();
+}
+
+/* data.mdb or lock.mdb as a link is never followed, nor a FIFO opened. */
+static void
+test_not_file(void)
+{
+	struct store	*s = fresh();
+	char		 path[PATH_MAX], target[PATH_MAX];
+	struct stat	 st;
+	const char	*names[] = { "lock.mdb", "data.mdb" };
+	int		 i, fd;
+
+	store_close(s);
+	snprintf(target, sizeof(target), "%s/target", tmpdir);
+	fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	CU_ASSERT_FATAL(fd != -1);
+	CU_ASSERT_EQUAL(write(fd, "keep", 4), 4);
+	close(fd);
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", statedir, names[i]);
+		CU_ASSERT_EQUAL(unlink(path), 0);
+		CU_ASSERT_EQUAL(symlink(target, path), 0);
+		s = NULL;
+		CU_ASSERT_EQUAL(store_open(&s, statedir, STORE_CREATE),
+		    STORE_NOT_FILE);
+		CU_ASSERT_EQUAL(store_open(&s, statedir, 0), STORE_NOT_FILE);
+		CU_ASSERT_EQUAL(store_open(&s, statedir, STORE_RDONLY),
+		    STORE_NOT_FILE);
+		CU_ASSERT_PTR_NULL(s);
+		CU_ASSERT_EQUAL(stat(target, &st), 0);
+		CU_ASSERT_EQUAL(st.st_size, 4);
+		CU_ASSERT_EQUAL(unlink(path), 0);
+		CU_ASSERT_EQUAL(mkfifo(path, 0600), 0);
+		CU_ASSERT_EQUAL(store_open(&s, statedir, 0), STORE_NOT_FILE);
+		CU_ASSERT_EQUAL(unlink(path), 0);
+	}
+	/* Both gone: created afresh. */
 	CU_ASSERT_EQUAL(store_open(&s, statedir, STORE_CREATE), 0);
 	done(s);
 }
@@ -937,7 +1036,7 @@ test_version_mismatch(void)
 	MDB_env			*env;
 	bool			 ch;
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
 	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "127.0.0.3:80", &hp,
 	    FAIL_RESET, NULL, 1, T0, NULL, &ch), 0);
 	CU_ASSERT_TRUE(ch);
@@ -971,7 +1070,7 @@ test_version_mismatch(void)
 		CU_ASSERT_EQUAL(store_read_dir(s, &d, &n), MDB_NOTFOUND);
 	}
 	/* A publish replaces them with fresh ones, keeps the good one. */
-	CU_ASSERT_EQUAL(store_publish(s, &t.cfg, 2, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, &t.cfg, 2, 1), 0);
 	CU_ASSERT_EQUAL(peer_get(s, "web", "127.0.0.1:80", &p), 0);
 	CU_ASSERT_EQUAL(p.version, STORE_LAYOUT_VERSION);
 	CU_ASSERT_EQUAL(p.health, HEALTH_UP);
@@ -1109,7 +1208,7 @@ test_multiprocess(void)
 	struct health_params	 hp = hp_make(1);
 	int			 sum, i;
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
 	CU_ASSERT_EQUAL(store_peer_failure(s, "web", "127.0.0.2:80", &hp,
 	    FAIL_CONNECT_REFUSED, NULL, 1, T0, NULL, NULL), 0);
 	/* Never across fork: the master closes its handle first. */
@@ -1210,7 +1309,7 @@ test_map_resized(void)
 
 	for (path = 0; path < 2; path++) {
 		s = fresh();
-		CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 5), 1,
+		CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 5), 1,
 		    1), 0);
 		store_close(s);
 		spawn(&c, 1, child_grow);
@@ -1238,6 +1337,78 @@ test_map_resized(void)
 	}
 }
 
+/*
+ * 140,000 peers overflow the first 64 MiB map (MDB_MAP_FULL): the publish
+ * grows it; a handle opened before (a running worker) follows through
+ * MDB_MAP_RESIZED, one opened after adopts the grown size and can write.
+ */
+#define BIGPEERS	140000
+
+static void
+test_map_full(void)
+{
+	struct store		*s = fresh(), *old = NULL, *later = NULL;
+	struct shunt_config	 cfg;
+	struct cfg_pool		 pool;
+	struct cfg_peer		*peers;
+	struct store_peer	 p;
+	struct store_dir_entry	*d = NULL;
+	struct health_params	 hp = hp_make(1);
+	char			(*addrs)[24];
+	size_t			 i, n = 0;
+	bool			 ch;
+
+	peers = calloc(BIGPEERS, sizeof(*peers));
+	addrs = calloc(BIGPEERS, sizeof(*addrs));
+	CU_ASSERT_FATAL(peers != NULL && addrs != NULL);
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&pool, 0, sizeof(pool));
+	pool.name = (char *)"big";
+	pool.peers = peers;
+	pool.npeers = BIGPEERS;
+	pool.health.max_fails = 1;
+	for (i = 0; i < BIGPEERS; i++) {
+		snprintf(addrs[i], sizeof(addrs[i]), "10.%zu.%zu.%zu:80",
+		    i >> 16 & 255, i >> 8 & 255, i & 255);
+		peers[i].addr.text = addrs[i];
+		peers[i].index = i;
+		peers[i].pool = &pool;
+		peers[i].weight = 1;
+	}
+	cfg.pools = &pool;
+	cfg.npools = 1;
+
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&(struct tcfg){ 0 },
+	    spec_a, 1), 1, 1), 0);
+	CU_ASSERT_EQUAL_FATAL(store_open(&old, statedir, 0), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, &cfg, 2, 1), 0);
+	CU_ASSERT_EQUAL(store_read_dir(s, &d, &n), 0);
+	CU_ASSERT_EQUAL(n, BIGPEERS);
+	free(d);
+
+	/* The handle opened on the small map before the growth. */
+	CU_ASSERT_EQUAL(peer_get(old, "big", "10.2.34.15:80", &p), 0);
+	CU_ASSERT_EQUAL(store_peer_failure(old, "big", "10.2.34.15:80", &hp,
+	    FAIL_RESET, NULL, 1, T0, NULL, &ch), 0);
+	CU_ASSERT_TRUE(ch);
+	/* One opened after: the grown map, and writes that fit. */
+	CU_ASSERT_EQUAL_FATAL(store_open(&later, statedir, 0), 0);
+	CU_ASSERT_EQUAL(peer_get(later, "big", "10.2.34.15:80", &p), 0);
+	CU_ASSERT_EQUAL(p.health, HEALTH_DOWN);
+	for (i = 0; i < 2000; i++)
+		CU_ASSERT_EQUAL(store_peer_failure(later, "big", addrs[i * 70],
+		    &hp, FAIL_RESET, NULL, 2, T0, NULL, &ch), 0);
+	/* And a republish of it all keeps the health. */
+	CU_ASSERT_EQUAL(publish_cfg(s, &cfg, 3, 1), 0);
+	CU_ASSERT_EQUAL(peer_get(s, "big", addrs[BIGPEERS - 70], &p), 0);
+	CU_ASSERT_EQUAL(p.health, HEALTH_DOWN);
+	store_close(old);
+	store_close(later);
+	free(peers);
+	free(addrs);
+	done(s);
+}
+
 /* A handle used after fork is refused in the child, not misused. */
 static void
 test_forked_handle(void)
@@ -1247,7 +1418,7 @@ test_forked_handle(void)
 	pid_t		 pid;
 	int		 st;
 
-	CU_ASSERT_EQUAL(store_publish(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, tcfg_build(&t, spec_a, 1), 1, 1), 0);
 	pid = fork();
 	CU_ASSERT_FATAL(pid != -1);
 	if (pid == 0) {
@@ -1265,7 +1436,7 @@ test_forked_handle(void)
 	CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
 	CU_ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	/* The parent's handle still works. */
-	CU_ASSERT_EQUAL(store_publish(s, &t.cfg, 2, 1), 0);
+	CU_ASSERT_EQUAL(publish_cfg(s, &t.cfg, 2, 1), 0);
 	done(s);
 }
 
@@ -1290,8 +1461,11 @@ main(void)
 	CU_add_test(suite, "events ring", test_events_ring);
 	CU_add_test(suite, "corrupt data file", test_corrupt);
 	CU_add_test(suite, "layout version mismatch", test_version_mismatch);
+	CU_add_test(suite, "another program's LMDB", test_foreign);
+	CU_add_test(suite, "links and FIFOs are not opened", test_not_file);
 	CU_add_test(suite, "several processes", test_multiprocess);
 	CU_add_test(suite, "map grown by another process", test_map_resized);
 	CU_add_test(suite, "handle across fork", test_forked_handle);
+	CU_add_test(suite, "map full: grown, and adopted", test_map_full);
 	return tap_run_registry();
 }

@@ -31,9 +31,27 @@
 #include <lmdb.h>
 
 #include "health.h"
+#include "state.h"
 #include "store.h"
 #include "tap.h"
 #include "tmpdir.h"
+
+/* Publish cfg as the master does: its directory entries, then the store. */
+static int
+publish_cfg(struct store *s, const struct shunt_config *cfg,
+    uint64_t generation, int32_t master_pid)
+{
+	struct store_dir_entry	*ents;
+	size_t			 n;
+	int			 rc;
+
+	if ((ents = state_dir_entries(cfg, &n)) == NULL)
+		return ENOMEM;
+	rc = store_publish(s, ents, n, (uint32_t)cfg->npools, generation,
+	    master_pid);
+	free(ents);
+	return rc;
+}
 
 #define T0	1700000000000ULL
 
@@ -104,7 +122,7 @@ setup(void)
 
 	tmp_make();
 	CU_ASSERT_EQUAL_FATAL(store_open(&s, statedir, STORE_CREATE), 0);
-	CU_ASSERT_EQUAL_FATAL(store_publish(s, &cfg, 1, getpid()), 0);
+	CU_ASSERT_EQUAL_FATAL(publish_cfg(s, &cfg, 1, getpid()), 0);
 	store_close(s);
 }
 

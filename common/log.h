@@ -11,7 +11,7 @@
 
 #include <stdarg.h>
 
-#include "cfg-t.h"
+#include "log-t.h"
 
 void	log_init(const char *procname, enum cfg_log_level level);
 /* Append to path (created 0640); NULL returns to stderr.  0 or -1. */

@@ -1,3 +1,4 @@
+/* log.c: the error log of every process: master, workers, shuntctl. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -70,7 +71,12 @@ log_open(const char *path)
 		log_ctx.fd = -1;
 		return 0;
 	}
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	/*
+	 * Not through a link: the master opens it as root, in a directory
+	 * whose files it hands to the worker user.
+	 */
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NOCTTY |
+	    O_CLOEXEC, 0640);
 	if (fd == -1)
 		return -1;
 	if (log_ctx.fd != -1)
