@@ -137,27 +137,6 @@ req_build(const struct http_req_head *h, bool https, bool keepalive)
 	buf_free(&out);
 }
 
-/*
- * SHUNT_FUZZ_SKIP_KNOWN set and not empty: heads of the open bug in
- * pending/ (an Upgrade request whose Transfer-Encoding is not chunked
- * passes as one without a body, and goes upstream with that field) skip
- * the round trip, so that a long run looks for other bugs.  Remove with
- * the fix.
- */
-static bool
-req_known(const llhttp_t *parser)
-{
-	static int	 skip = -1;
-	const char	*v;
-
-	if (skip == -1) {
-		v = getenv("SHUNT_FUZZ_SKIP_KNOWN");
-		skip = v != NULL && *v != '\0';
-	}
-	return skip && parser->upgrade && (parser->flags &
-	    F_TRANSFER_ENCODING) && !(parser->flags & F_CHUNKED);
-}
-
 static void
 req_host(const struct http_req_head *h)
 {
@@ -213,10 +192,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		req_check_fields(&r->head);
 		req_host(&r->head);
-		if (!req_known(&r->parser)) {
-			req_build(&r->head, false, true);
-			req_build(&r->head, true, false);
-		}
+		req_build(&r->head, false, true);
+		req_build(&r->head, true, false);
 		if (r->parser.upgrade)
 			break;	/* a tunnel: raw bytes follow */
 		if (!complete) {
